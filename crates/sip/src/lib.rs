@@ -12,6 +12,7 @@ pub mod parse;
 pub mod registrar;
 pub mod response;
 mod text;
+pub mod transaction;
 pub mod uri;
 
 pub use error::ParseError;
