@@ -2,6 +2,7 @@
 //! authentication and registrar logic. No sockets, no clocks: callers feed
 //! bytes and time in, and take bytes, timers and events out.
 
+pub mod dialog;
 pub mod digest;
 pub mod error;
 pub mod flow;

@@ -256,6 +256,10 @@ pub(crate) fn parse_start_line(line: &str) -> Result<StartLine<'_>, ParseError> 
     let method = Method::parse(method)?;
     check_version(version)?;
     let uri = Uri::parse(uri)?;
+    // §19.1.5: headers are not allowed in a Request-URI (RFC 4475 §3.1.2.11).
+    if uri.as_sip().is_some_and(|u| u.headers.is_some()) {
+        return Err(ParseError::InvalidUri);
+    }
     if let Uri::Other { scheme, .. } = &uri {
         if !scheme.eq_ignore_ascii_case("tel") {
             return Err(ParseError::UnsupportedScheme);
@@ -279,6 +283,19 @@ fn check_version(v: &str) -> Result<(), ParseError> {
 }
 
 fn validate_common(h: &Headers) -> Result<(), ParseError> {
+    // Single-valued headers must not repeat (RFC 4475 "multi01").
+    for (name, label) in [
+        (HeaderName::From, "From"),
+        (HeaderName::To, "To"),
+        (HeaderName::CallId, "Call-ID"),
+        (HeaderName::CSeq, "CSeq"),
+        (HeaderName::MaxForwards, "Max-Forwards"),
+        (HeaderName::ContentType, "Content-Type"),
+    ] {
+        if h.get_all(&name).nth(1).is_some() {
+            return Err(ParseError::InvalidHeader(label));
+        }
+    }
     h.vias()?;
     h.top_via()?;
     h.from()?;

@@ -22,6 +22,8 @@ fn copy_dialog_headers(from: &Headers, to: &mut Headers, status: u16, tag: Optio
             HeaderName::Via | HeaderName::From | HeaderName::CallId | HeaderName::CSeq => {
                 to.0.push(h.clone())
             }
+            // §12.1.1: dialog-establishing responses carry the Record-Route set back.
+            HeaderName::RecordRoute if (101..300).contains(&status) => to.0.push(h.clone()),
             HeaderName::To => {
                 let mut value = h.value.clone();
                 if let Some(tag) = tag.filter(|_| status > 100) {
