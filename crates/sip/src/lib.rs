@@ -1,6 +1,15 @@
 //! Sans-IO SIP core: message model and parser, transactions, dialogs, digest
 //! authentication and registrar logic. No sockets, no clocks: callers feed
 //! bytes and time in, and take bytes, timers and events out.
+//!
+//! A transport edge (WebSocket per RFC 7118, UDP, TCP, TLS) gives each
+//! connection a [`FlowId`], feeds every received message to
+//! [`transaction::TransactionLayer::handle_input`] with `Input::Receive`,
+//! calls `handle_timeout(now)` at `poll_timeout()`, and drains `poll_output()`:
+//! `Output::Transmit` goes out on its flow, `Output::Event` goes to the TU.
+//! Stream edges cut frames with [`framed_len`]; WebSocket and UDP hand over
+//! one message per frame/datagram. When a connection closes, the edge sends
+//! `Input::TransportError` and calls [`registrar::Registrar::remove_flow`].
 
 pub mod dialog;
 pub mod digest;
