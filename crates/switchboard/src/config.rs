@@ -1,0 +1,54 @@
+//! Configuration: flags, each with a `SWITCHBOARD_*` environment variable. Every default works
+//! on a laptop.
+
+use clap::Args;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Where the store lives; shared by every subcommand that opens it.
+#[derive(Args, Clone, Debug)]
+pub struct StoreArgs {
+    /// Data folder: the embedded database, the admin token, recordings.
+    #[arg(long, env = "SWITCHBOARD_DATA", default_value = "data")]
+    pub data: PathBuf,
+    /// PostgreSQL URL (postgres://…); the embedded SQLite database in the data folder when unset.
+    #[arg(long, env = "SWITCHBOARD_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Seats of the licence product created for a new domain.
+    #[arg(long, env = "SWITCHBOARD_LICENSE_SEATS", default_value_t = 100)]
+    pub license_seats: i64,
+}
+
+impl StoreArgs {
+    pub async fn open(&self) -> anyhow::Result<switchboard_store::Store> {
+        Ok(match &self.database_url {
+            Some(url) if !url.is_empty() => switchboard_store::Store::connect(url).await?,
+            _ => switchboard_store::Store::open_sqlite(&self.data).await?,
+        })
+    }
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct ServeArgs {
+    /// Address of the HTTP(S) listener serving REST, WebSocket and SIP over WebSocket.
+    #[arg(long, env = "SWITCHBOARD_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// The users' domain created on first start.
+    #[arg(long, env = "SWITCHBOARD_DOMAIN", default_value = "my-company.lo")]
+    pub domain: String,
+    /// Public base URL (e.g. https://pbx.example.com) when behind a proxy; derived from requests
+    /// otherwise.
+    #[arg(long, env = "SWITCHBOARD_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// PEM certificate chain; with --tls-key the listener serves HTTPS and WSS.
+    #[arg(long, env = "SWITCHBOARD_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, env = "SWITCHBOARD_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Lifetime of sign-in sessions (POST /api/login), in seconds.
+    #[arg(long, env = "SWITCHBOARD_SESSION_TTL", default_value_t = 43200)]
+    pub session_ttl: i64,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}

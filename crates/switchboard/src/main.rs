@@ -1,0 +1,50 @@
+//! `switchboard`: the platform binary. Thin: configuration, wiring, subcommands.
+
+mod config;
+mod domain;
+mod serve;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "switchboard",
+    version,
+    about = "Self-hosted, Webitel-compatible calling platform"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: config::ServeArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the platform (the default when no command is given).
+    Serve(config::ServeArgs),
+    /// Manage domains (tenants) of this platform's store.
+    Domain {
+        #[command(subcommand)]
+        command: domain::DomainCommand,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async move {
+        match cli.command {
+            None => serve::run(cli.serve).await,
+            Some(Command::Serve(args)) => serve::run(args).await,
+            Some(Command::Domain { command }) => domain::run(command).await,
+        }
+    })
+}

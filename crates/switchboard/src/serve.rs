@@ -1,0 +1,79 @@
+//! `switchboard serve`: opens the store, seeds the first domain, serves HTTP(S).
+
+use crate::config::ServeArgs;
+use std::sync::Arc;
+use switchboard_api::{bootstrap, ApiConfig, AppState};
+
+/// Writes the administrator's token to `<data>/admin.token`, readable by the owner only.
+pub fn write_admin_token(data: &std::path::Path, file: &str, token: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    std::fs::create_dir_all(data)?;
+    let path = data.join(file);
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(&path)?;
+    f.write_all(token.as_bytes())?;
+    f.write_all(b"\n")?;
+    Ok(())
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let store = Arc::new(args.store.open().await?);
+    let bootstrap_token = std::env::var("SWITCHBOARD_BOOTSTRAP_TOKEN").ok();
+    if let Some(seeded) = bootstrap::seed_domain(
+        &store,
+        &args.domain,
+        args.store.license_seats,
+        bootstrap_token,
+    )
+    .await?
+    {
+        write_admin_token(&args.store.data, "admin.token", &seeded.admin_token)?;
+        // Printed once, on the first start of a fresh store; kept in the file afterwards.
+        println!(
+            "domain {} created; administrator integration token: {}\n(also written to {})",
+            args.domain,
+            seeded.admin_token,
+            args.store.data.join("admin.token").display()
+        );
+    }
+    let state = AppState::new(
+        store.clone(),
+        ApiConfig {
+            session_ttl_secs: args.session_ttl,
+            ..ApiConfig::default()
+        },
+    );
+    let app = switchboard_api::router(state);
+    let listener = std::net::TcpListener::bind(args.listen)?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let handle = axum_server::Handle::new();
+    let shutdown = handle.clone();
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        shutdown.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
+    });
+    let service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key).await?;
+            println!("listening on https://{addr}");
+            axum_server::from_tcp_rustls(listener, tls)
+                .handle(handle)
+                .serve(service)
+                .await?;
+        }
+        _ => {
+            println!("listening on http://{addr}");
+            axum_server::from_tcp(listener)
+                .handle(handle)
+                .serve(service)
+                .await?;
+        }
+    }
+    store.close().await;
+    Ok(())
+}
