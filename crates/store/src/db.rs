@@ -116,3 +116,22 @@ impl WriteTx<'_> {
         Ok(())
     }
 }
+
+/// Creates an empty PostgreSQL database on the server of `server_url` (tests and setup tools
+/// use it to get an isolated database). `name` must be a plain identifier.
+pub async fn create_postgres_database(server_url: &str, name: &str) -> StoreResult<()> {
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(crate::StoreError::Invalid(format!(
+            "bad database name {name:?}"
+        )));
+    }
+    sqlx::any::install_default_drivers();
+    let pool = AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(server_url)
+        .await?;
+    pool.execute(format!("CREATE DATABASE {name}").as_str())
+        .await?;
+    pool.close().await;
+    Ok(())
+}

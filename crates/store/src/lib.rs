@@ -11,7 +11,7 @@ mod roles;
 mod tokens;
 mod users;
 
-pub use db::{Backend, Store};
+pub use db::{create_postgres_database, Backend, Store};
 pub use devices::{DeviceFilter, DeviceInput, DeviceRow};
 pub use domains::DomainRow;
 pub use error::{StoreError, StoreResult};

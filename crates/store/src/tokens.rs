@@ -109,7 +109,8 @@ impl Store {
         token_from(&row)
     }
 
-    /// A user's tokens that are still usable, newest first.
+    /// A user's long-lived access tokens that are not revoked, newest first (sign-in sessions
+    /// are not listed).
     pub async fn list_tokens(
         &self,
         domain_id: i64,
@@ -117,7 +118,7 @@ impl Store {
         page: &Page,
     ) -> StoreResult<Paged<TokenRow>> {
         let rows = sqlx::query(&format!(
-            "{TOKEN_SELECT} WHERE t.domain_id = $1 AND t.user_id = $2 AND t.revoked_at = 0 \
+            "{TOKEN_SELECT} WHERE t.domain_id = $1 AND t.user_id = $2 AND t.revoked_at = 0 AND t.kind = 'token' \
              ORDER BY t.created_at DESC, t.key LIMIT $3 OFFSET $4"
         ))
         .bind(domain_id)
