@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs the system packages the tests use, only when they are missing.
+set -euo pipefail
+need=()
+command -v node >/dev/null || need+=(nodejs npm)
+command -v psql >/dev/null || need+=(postgresql-client)
+command -v pkg-config >/dev/null || need+=(pkg-config)
+if [ ${#need[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy

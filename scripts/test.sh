@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The whole test suite: hygiene, Rust tests on SQLite and on PostgreSQL, and the tests that drive
+# the real webitel-sdk (Node) and Chromium. Installs what it needs first, so a fresh machine works.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+step() { printf '\n==> %s\n' "$*"; }
+
+PG_URL=${SWITCHBOARD_TEST_PG:-postgres://postgres@127.0.0.1:5432/test}
+
+step "tools"
+scripts/install-test-deps.sh
+
+step "format and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "build"
+cargo build --workspace --locked
+
+step "Rust tests (SQLite)"
+cargo test --workspace --locked
+
+step "Rust tests (PostgreSQL at ${PG_URL%%\?*})"
+if psql "$PG_URL" -qtAc 'select 1' >/dev/null 2>&1 ||
+   { pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start 2>/dev/null &&
+     sleep 2 && psql "$PG_URL" -qtAc 'select 1' >/dev/null 2>&1; }; then
+  # Databases left by earlier runs of the suite.
+  for db in $(psql "$PG_URL" -qtAc "select datname from pg_database where datname like 'sb_test_%'"); do
+    psql "$PG_URL" -qc "drop database if exists $db" >/dev/null || true
+  done
+  SWITCHBOARD_TEST_PG="$PG_URL" cargo test --locked -p switchboard-api --tests
+else
+  echo "PostgreSQL is not reachable at $PG_URL" >&2
+  exit 1
+fi
+
+for suite in tests/sdk; do
+  if [ -f "$suite/package.json" ]; then
+    step "webitel-sdk tests ($suite)"
+    (cd "$suite" && npm ci --no-audit --no-fund --loglevel=error &&
+      SWITCHBOARD_BIN="$root/target/debug/switchboard" npm test)
+  fi
+done
+
+echo
+echo "all suites passed"
