@@ -8,6 +8,7 @@ pub mod error;
 pub mod extract;
 mod openapi;
 pub mod rest;
+pub mod ws;
 
 use auth::{AuthEvent, SessionCache};
 use axum::Router;
@@ -42,6 +43,11 @@ pub struct AppState {
     pub config: Arc<ApiConfig>,
     pub sessions: Arc<SessionCache>,
     pub auth_events: broadcast::Sender<AuthEvent>,
+    /// Routes events to WebSockets (in-process by default).
+    pub hub: Arc<dyn ws::hub::EventHub>,
+    /// The call engine behind the WebSocket call actions.
+    pub calls: Arc<dyn ws::calls::CallControl>,
+    pub ws: Arc<ws::WsConfig>,
 }
 
 impl AppState {
@@ -52,7 +58,25 @@ impl AppState {
             config: Arc::new(config),
             sessions: Arc::new(SessionCache::default()),
             auth_events,
+            hub: Arc::new(ws::hub::LocalHub::new()),
+            calls: Arc::new(ws::calls::NoCallEngine),
+            ws: Arc::new(ws::WsConfig::default()),
         }
+    }
+
+    pub fn with_ws_config(mut self, config: ws::WsConfig) -> Self {
+        self.ws = Arc::new(config);
+        self
+    }
+
+    pub fn with_call_control(mut self, calls: Arc<dyn ws::calls::CallControl>) -> Self {
+        self.calls = calls;
+        self
+    }
+
+    pub fn with_hub(mut self, hub: Arc<dyn ws::hub::EventHub>) -> Self {
+        self.hub = hub;
+        self
     }
 
     /// Drops cached sessions that `ev` makes stale and tells live connections about it.
@@ -62,7 +86,8 @@ impl AppState {
     }
 }
 
-/// All HTTP routes: `/api/...`, `/api/openapi.json` and `/healthz`.
+/// All HTTP routes: `/api/...`, `/api/openapi.json`, `/healthz` and the WebSocket API at
+/// `/ws/websocket` (webitel-sdk's endpoint `<base>/ws`) and `/websocket`.
 pub fn router(state: AppState) -> Router {
     let (router, doc) = rest::routes(state.clone()).split_for_parts();
     let doc = Arc::new(doc);
@@ -75,5 +100,7 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .route("/ws/websocket", axum::routing::get(ws::upgrade))
+        .route("/websocket", axum::routing::get(ws::upgrade))
         .with_state(state)
 }

@@ -40,6 +40,14 @@ pub struct ServeArgs {
     /// otherwise.
     #[arg(long, env = "SWITCHBOARD_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// SIP-over-WebSocket URL handed to browsers (JsSIP); `<public URL as ws/wss>/sip` or
+    /// derived from each request when unset.
+    #[arg(long, env = "SWITCHBOARD_SIP_WS_URL")]
+    pub sip_ws_url: Option<String>,
+    /// SIP proxy handed to hardware phones (e.g. sip:pbx.example.com:5060); `sip:<host>` of the
+    /// request when unset.
+    #[arg(long, env = "SWITCHBOARD_SIP_PROXY")]
+    pub sip_proxy: Option<String>,
     /// PEM certificate chain; with --tls-key the listener serves HTTPS and WSS.
     #[arg(long, env = "SWITCHBOARD_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,

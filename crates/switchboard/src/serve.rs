@@ -45,7 +45,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             session_ttl_secs: args.session_ttl,
             ..ApiConfig::default()
         },
-    );
+    )
+    .with_ws_config(switchboard_api::ws::WsConfig {
+        public_url: args.public_url.clone(),
+        sip_ws_url: args.sip_ws_url.clone(),
+        sip_proxy: args.sip_proxy.clone(),
+        tls: args.tls_cert.is_some(),
+        ..Default::default()
+    });
     let app = switchboard_api::router(state);
     let listener = std::net::TcpListener::bind(args.listen)?;
     listener.set_nonblocking(true)?;

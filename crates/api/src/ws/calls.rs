@@ -174,7 +174,9 @@ pub enum CallRequest {
     Mute(MuteRequest),
     Bridge(BridgeRequest),
     /// `call_recordings` → reply `{file_id}`.
-    Recordings { id: String },
+    Recordings {
+        id: String,
+    },
     /// `call_eavesdrop` → reply `{id}`.
     Eavesdrop(EavesdropRequest),
     EavesdropState(EavesdropStateRequest),
@@ -423,26 +425,41 @@ mod tests {
         ));
         assert_eq!(bad("call_invite", json!({"destination": 5})), INVALID_PARAM);
         assert_eq!(bad("call_invite", json!({})), INVALID_PARAM);
-        assert_eq!(bad("call_invite", json!({"destination": " "})), INVALID_PARAM);
+        assert_eq!(
+            bad("call_invite", json!({"destination": " "})),
+            INVALID_PARAM
+        );
         assert!(matches!(
             ok("call_dtmf", json!({"id":"c","app_id":"n","dtmf":"5#"})),
             CallRequest::Dtmf(r) if r.dtmf == "5"
         ));
-        assert_eq!(bad("call_dtmf", json!({"id":"c","dtmf":"x"})), INVALID_PARAM);
+        assert_eq!(
+            bad("call_dtmf", json!({"id":"c","dtmf":"x"})),
+            INVALID_PARAM
+        );
         assert_eq!(bad("call_hold", json!({"id": 1})), INVALID_PARAM);
-        assert_eq!(bad("call_mute", json!({"id":"c","mute":"yes"})), INVALID_PARAM);
+        assert_eq!(
+            bad("call_mute", json!({"id":"c","mute":"yes"})),
+            INVALID_PARAM
+        );
         assert_eq!(bad("call_user", json!({"toUserId":"x"})), INVALID_PARAM);
         assert!(matches!(
             ok("call_set_contact", json!({"id":"c","contact_id":"42"})),
             CallRequest::SetContact(r) if r.contact_id == 42
         ));
-        assert_eq!(bad("call_to_queue", json!({"parent_id":"c"})), INVALID_PARAM);
+        assert_eq!(
+            bad("call_to_queue", json!({"parent_id":"c"})),
+            INVALID_PARAM
+        );
         assert_eq!(
             bad("call_bt_queue", json!({"id":"c","queue_id":"q"})),
             INVALID_PARAM
         );
         assert!(matches!(
-            ok("call_hangup", json!({"id":"c","app_id":"n","cause":"USER_BUSY"})),
+            ok(
+                "call_hangup",
+                json!({"id":"c","app_id":"n","cause":"USER_BUSY"})
+            ),
             CallRequest::Hangup(_)
         ));
         for a in ["call_invite", "call_hangup", "call_bt_queue"] {

@@ -50,8 +50,7 @@ impl Origin {
 /// Host names and ports only, so that a forged header cannot inject anything into a URL.
 fn valid_host(h: &str) -> bool {
     h.len() <= 255
-        && h
-            .bytes()
+        && h.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
 }
 
@@ -134,13 +133,13 @@ pub async fn default_device(
             "uri".into(),
             format!("sip:{}@{}", user.extension, realm).into(),
         );
-        out.insert("extension".into(), user.extension.into());
-        out.insert("realm".into(), realm.into());
-        out.insert("authorization_user".into(), device.account.into());
         out.insert(
             "display_name".into(),
             user.display_name().replace('"', "").into(),
         );
+        out.insert("extension".into(), user.extension.into());
+        out.insert("realm".into(), realm.into());
+        out.insert("authorization_user".into(), device.account.into());
         out.insert("ha1".into(), device.ha1.into());
         out.insert("register_expires".into(), cfg.register_expires.into());
     }

@@ -94,29 +94,31 @@ pub fn parse_request(text: &str) -> Result<Request, Rejected> {
 
 /// `{"status":"OK","seq_reply":n[,"data":{…}]}`; an empty map is omitted, as the engine does.
 pub fn ok_reply(seq: i64, data: Option<Map<String, Value>>) -> String {
-    let mut out = Map::new();
-    out.insert("status".into(), Value::from("OK"));
-    if seq > 0 {
-        out.insert("seq_reply".into(), Value::from(seq));
-    }
+    let mut out = String::from("{\"status\":\"OK\"");
+    push_seq(&mut out, seq);
     if let Some(d) = data.filter(|d| !d.is_empty()) {
-        out.insert("data".into(), Value::Object(d));
+        out.push_str(",\"data\":");
+        out.push_str(&Value::Object(d).to_string());
     }
-    Value::Object(out).to_string()
+    out.push('}');
+    out
 }
 
 /// `{"status":"FAIL","seq_reply":n,"error":{AppError}}`; seq_reply is omitted when 0.
 pub fn fail_reply(seq: i64, err: &ApiError) -> String {
-    let mut out = Map::new();
-    out.insert("status".into(), Value::from("FAIL"));
+    let mut out = String::from("{\"status\":\"FAIL\"");
+    push_seq(&mut out, seq);
+    out.push_str(",\"error\":");
+    out.push_str(&serde_json::to_string(&err.0).unwrap_or_else(|_| "{}".into()));
+    out.push('}');
+    out
+}
+
+fn push_seq(out: &mut String, seq: i64) {
     if seq > 0 {
-        out.insert("seq_reply".into(), Value::from(seq));
+        out.push_str(",\"seq_reply\":");
+        out.push_str(&seq.to_string());
     }
-    out.insert(
-        "error".into(),
-        serde_json::to_value(&err.0).unwrap_or(Value::Null),
-    );
-    Value::Object(out).to_string()
 }
 
 /// An event serialised once and shared by every socket it goes to. The per-socket `seq` is
@@ -196,7 +198,10 @@ mod tests {
     #[test]
     fn replies_omit_empty_parts() {
         assert_eq!(ok_reply(1, None), r#"{"status":"OK","seq_reply":1}"#);
-        assert_eq!(ok_reply(1, Some(Map::new())), r#"{"status":"OK","seq_reply":1}"#);
+        assert_eq!(
+            ok_reply(1, Some(Map::new())),
+            r#"{"status":"OK","seq_reply":1}"#
+        );
         let f: Value = serde_json::from_str(&fail_reply(0, &ApiError::internal("x"))).unwrap();
         assert!(f.get("seq_reply").is_none());
         assert_eq!(f["error"]["code"], 500);
