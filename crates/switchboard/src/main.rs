@@ -2,6 +2,7 @@
 
 mod config;
 mod domain;
+mod provision;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -28,6 +29,9 @@ enum Command {
         #[command(subcommand)]
         command: domain::DomainCommand,
     },
+    /// Provision SPA users through any Webitel-compatible REST API (the integration guide's
+    /// device → user → token flow); idempotent by extension.
+    Provision(provision::ProvisionArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -45,6 +49,7 @@ fn main() -> anyhow::Result<()> {
             None => serve::run(cli.serve).await,
             Some(Command::Serve(args)) => serve::run(args).await,
             Some(Command::Domain { command }) => domain::run(command).await,
+            Some(Command::Provision(args)) => provision::run(args).await,
         }
     })
 }
