@@ -1,0 +1,28 @@
+//! Switchboard's media engine: WebRTC legs terminated in the server (str0m, ICE/DTLS-SRTP, Opus),
+//! bridged by forwarding RTP without transcoding, with hold tone and RFC 4733 DTMF.
+//!
+//! [`MediaCore`] is sans-IO (datagrams and time in; datagrams, events and deadlines out) and
+//! [`MediaServer`] is its tokio edge: one UDP socket, one task, commands through [`MediaHandle`].
+//!
+//! A call engine drives it like this:
+//! 1. browser INVITE with an offer → [`MediaHandle::create_answerer`] → answer SDP in the 200 OK;
+//! 2. our INVITE to a browser → [`MediaHandle::create_offerer`], its 200 OK →
+//!    [`MediaHandle::accept_answer`];
+//! 3. on answer → [`MediaHandle::bridge`]; hold → [`MediaHandle::hold`] (tone to the held party)
+//!    and [`MediaHandle::reoffer`] (re-INVITE with `sendonly`); DTMF → [`MediaHandle::send_dtmf`];
+//!    events ([`MediaEvent`]) report connection, incoming digits and the end of legs.
+
+mod core;
+mod error;
+mod server;
+mod tone;
+
+pub use crate::core::{
+    dtmf_digit, dtmf_event, Datagram, LegId, LegStats, MediaConfig, MediaCore, MediaEvent,
+    PayloadKind, Tap, TapPacket,
+};
+pub use crate::error::{MediaError, Result};
+pub use crate::server::{MediaHandle, MediaServer, MediaServerConfig};
+pub use crate::tone::ToneLoop;
+/// Media direction of an m-line, for hold/unhold re-offers.
+pub use str0m::media::Direction;
