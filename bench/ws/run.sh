@@ -8,10 +8,10 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 profile="${PROFILE:-release}"
 if [ "$profile" = release ]; then
   cargo build --release -q -p switchboard -p switchboard-api --example ws_bench
-  dir=target/release
+  dir="${CARGO_TARGET_DIR:-target}/release"
 else
   cargo build -q -p switchboard -p switchboard-api --example ws_bench
-  dir=target/debug
+  dir="${CARGO_TARGET_DIR:-target}/debug"
 fi
 echo "profile $profile; fd limit $(ulimit -n); $(nproc) cores"
 exec "$dir/examples/ws_bench" "$dir/switchboard" "${1:-10000}" "${2:-1000}" "${3:-20}"
