@@ -11,7 +11,7 @@ use utoipa::{Modify, OpenApi};
     modifiers(&Security),
     tags(
         (name = "devices"), (name = "users"), (name = "tokens"), (name = "roles"),
-        (name = "license"), (name = "session")
+        (name = "license"), (name = "session"), (name = "calls")
     )
 )]
 pub struct ApiDoc;

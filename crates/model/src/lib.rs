@@ -3,12 +3,14 @@
 //! No I/O lives here.
 
 pub mod auth;
+pub mod calls;
 pub mod directory;
 pub mod error;
 pub mod list;
 pub mod wire;
 
 pub use auth::*;
+pub use calls::{CallFile, Endpoint, HistoryCall};
 pub use directory::*;
 pub use error::AppError;
 pub use list::ListResponse;

@@ -6,6 +6,7 @@ mod db;
 mod devices;
 mod domains;
 mod error;
+mod history;
 mod licenses;
 mod roles;
 mod tokens;
@@ -15,6 +16,7 @@ pub use db::{create_postgres_database, Backend, Store};
 pub use devices::{DeviceFilter, DeviceInput, DeviceRow};
 pub use domains::DomainRow;
 pub use error::{StoreError, StoreResult};
+pub use history::{HistoryFilter, HistoryRecord};
 pub use licenses::{LicenseGrant, LicenseRow};
 pub use roles::{Grant, RoleRow};
 pub use tokens::{SessionRow, TokenRow};
@@ -40,12 +42,12 @@ impl Default for Page {
 }
 
 impl Page {
-    fn offset(&self) -> i64 {
+    pub(crate) fn offset(&self) -> i64 {
         (self.page.max(1) - 1) * self.size
     }
 
     /// `ORDER BY` for a whitelisted column; unknown columns fall back to `fallback`.
-    fn order_by(&self, allowed: &[(&str, &str)], fallback: &str) -> String {
+    pub(crate) fn order_by(&self, allowed: &[(&str, &str)], fallback: &str) -> String {
         match &self.sort {
             Some((field, desc)) => match allowed.iter().find(|(k, _)| k == field) {
                 Some((_, col)) => format!("{col} {}", if *desc { "DESC" } else { "ASC" }),

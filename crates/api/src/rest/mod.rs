@@ -1,6 +1,7 @@
 //! REST handlers, one module per resource.
 
 pub mod devices;
+pub mod history;
 pub mod license;
 pub mod roles;
 pub mod session;
@@ -39,6 +40,7 @@ pub fn routes(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(roles::search, roles::create))
         .routes(routes!(roles::read, roles::delete))
         .routes(routes!(license::list))
+        .routes(routes!(history::search_get, history::search_post))
         .routes(routes!(session::userinfo_get, session::userinfo_post))
         .routes(routes!(session::logout))
         .routes(routes!(session::users_logout))
