@@ -241,6 +241,11 @@ impl Client {
         }
     }
 
+    /// Sends raw bytes from this client's socket.
+    pub async fn socket_send(&self, bytes: &[u8], to: SocketAddr) -> std::io::Result<usize> {
+        self.socket.send_to(bytes, to).await
+    }
+
     pub fn payloads_from(&self, tag: u8) -> Vec<&Rx> {
         self.received
             .iter()
