@@ -5,6 +5,8 @@ need=()
 command -v node >/dev/null || need+=(nodejs npm)
 command -v psql >/dev/null || need+=(postgresql-client)
 command -v pkg-config >/dev/null || need+=(pkg-config)
+# Browser tests (tests/e2e) drive Debian's Chromium.
+command -v chromium >/dev/null || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq

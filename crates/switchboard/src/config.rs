@@ -54,6 +54,13 @@ pub struct ServeArgs {
     /// PEM private key for --tls-cert.
     #[arg(long, env = "SWITCHBOARD_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Address the media endpoints advertise to browsers (ICE host candidate); the listen
+    /// address when unset.
+    #[arg(long, env = "SWITCHBOARD_MEDIA_ADDRESS")]
+    pub media_address: Option<std::net::IpAddr>,
+    /// Seconds a call may ring unanswered before it ends with 480.
+    #[arg(long, env = "SWITCHBOARD_NO_ANSWER_TIMEOUT", default_value_t = 60)]
+    pub no_answer_timeout: u64,
     /// Lifetime of sign-in sessions (POST /api/login), in seconds.
     #[arg(long, env = "SWITCHBOARD_SESSION_TTL", default_value_t = 43200)]
     pub session_ttl: i64,

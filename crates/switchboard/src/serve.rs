@@ -53,7 +53,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         tls: args.tls_cert.is_some(),
         ..Default::default()
     });
-    let app = switchboard_api::router(state);
+    let telephony = switchboard_telephony::Telephony::spawn(
+        store.clone(),
+        switchboard_telephony::TelephonyConfig {
+            media_address: args.media_address.unwrap_or(args.listen.ip()),
+            no_answer_timeout: std::time::Duration::from_secs(args.no_answer_timeout),
+            ..Default::default()
+        },
+    );
+    let app = switchboard_api::router(state).merge(switchboard_telephony::routes(telephony));
     let listener = std::net::TcpListener::bind(args.listen)?;
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;

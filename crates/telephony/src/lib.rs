@@ -1,0 +1,190 @@
+//! The telephony runtime: the I/O around the sans-IO SIP core that makes browser phones work.
+//!
+//! - [`transport`]: SIP over WebSocket (RFC 7118) at `GET /sip` on the HTTP listener. Each
+//!   connection is a flow ([`FlowId`]); a frame carries one SIP message; everything addressed to
+//!   a flow goes back over the same WebSocket (JsSIP's contact host is `*.invalid`).
+//! - [`runtime`]: one task (an actor) owns the transaction layer, the registrar and the digest
+//!   server. Transport tasks feed it over a channel; timers come from the cores' `poll_timeout`.
+//!   Database lookups never run on it: they are spawned and their results come back as inputs,
+//!   so one slow query never stalls signalling.
+//! - [`lookup`]: the store queries the runtime needs (device credentials, AOR ownership).
+//!
+//! [`Telephony`] is the handle the rest of the process holds: it spawns the runtime, serves the
+//! routes ([`routes`]) and answers questions such as "how many phones of this user are
+//! registered" (presence).
+
+pub mod lookup;
+pub mod runtime;
+pub mod transport;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use serde_json::Value;
+use switchboard_sip::registrar::RegistrarConfig;
+use switchboard_sip::FlowId;
+use switchboard_store::Store;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+pub use runtime::Stats;
+
+/// Settings of the telephony runtime.
+#[derive(Debug, Clone)]
+pub struct TelephonyConfig {
+    /// Address the media endpoints advertise as their ICE host candidate.
+    pub media_address: IpAddr,
+    /// Ringing longer than this ends the call with 480.
+    pub no_answer_timeout: Duration,
+    /// Registration lifetimes.
+    pub registrar: RegistrarConfig,
+    /// Lifetime of a digest nonce, in seconds.
+    pub nonce_ttl_secs: u64,
+    /// Messages queued towards one WebSocket before it is considered stuck and closed.
+    pub flow_queue: usize,
+}
+
+impl Default for TelephonyConfig {
+    fn default() -> Self {
+        Self {
+            media_address: IpAddr::from([127, 0, 0, 1]),
+            no_answer_timeout: Duration::from_secs(60),
+            registrar: RegistrarConfig::default(),
+            nonce_ttl_secs: 300,
+            flow_queue: 256,
+        }
+    }
+}
+
+/// Who a registration belongs to: a user of a domain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct UserKey {
+    pub domain_id: i64,
+    pub user_id: i64,
+}
+
+/// A change in the number of registered phones of a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RegistrationChange {
+    pub user: UserKey,
+    /// Live bindings after the change; 0 means the user has no registered phone.
+    pub bindings: usize,
+}
+
+/// Registered phones per user, written by the runtime, read by anyone.
+#[derive(Debug, Default)]
+pub(crate) struct Registrations {
+    by_user: RwLock<HashMap<UserKey, usize>>,
+}
+
+impl Registrations {
+    pub(crate) fn set(&self, user: UserKey, bindings: usize) -> bool {
+        let mut map = self.by_user.write().unwrap_or_else(|e| e.into_inner());
+        let before = if bindings == 0 {
+            map.remove(&user)
+        } else {
+            map.insert(user, bindings)
+        };
+        before.unwrap_or(0) != bindings
+    }
+
+    fn get(&self, user: UserKey) -> usize {
+        let map = self.by_user.read().unwrap_or_else(|e| e.into_inner());
+        map.get(&user).copied().unwrap_or(0)
+    }
+}
+
+/// Handle of the telephony runtime. Cloning is cheap.
+#[derive(Clone)]
+pub struct Telephony {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    commands: mpsc::Sender<runtime::Command>,
+    next_flow: AtomicU64,
+    registrations: Arc<Registrations>,
+    changes: broadcast::Sender<RegistrationChange>,
+    config: TelephonyConfig,
+}
+
+impl Telephony {
+    /// Starts the runtime on the current tokio runtime.
+    pub fn spawn(store: Arc<Store>, config: TelephonyConfig) -> Self {
+        let (commands, rx) = mpsc::channel(4096);
+        let registrations = Arc::new(Registrations::default());
+        let (changes, _) = broadcast::channel(1024);
+        let rt = runtime::Runtime::new(
+            store,
+            config.clone(),
+            commands.clone(),
+            registrations.clone(),
+            changes.clone(),
+        );
+        tokio::spawn(rt.run(rx));
+        Self {
+            inner: Arc::new(Inner {
+                commands,
+                next_flow: AtomicU64::new(1),
+                registrations,
+                changes,
+                config,
+            }),
+        }
+    }
+
+    pub fn config(&self) -> &TelephonyConfig {
+        &self.inner.config
+    }
+
+    /// Number of live registrations (phones, tabs) of a user.
+    pub fn registered(&self, domain_id: i64, user_id: i64) -> usize {
+        self.inner.registrations.get(UserKey { domain_id, user_id })
+    }
+
+    /// Every change of a user's registration count, e.g. for presence.
+    pub fn registration_changes(&self) -> broadcast::Receiver<RegistrationChange> {
+        self.inner.changes.subscribe()
+    }
+
+    /// Counters of the runtime (flows, bindings, transactions).
+    pub async fn stats(&self) -> Option<Stats> {
+        let (tx, rx) = oneshot::channel();
+        self.inner
+            .commands
+            .send(runtime::Command::Stats(tx))
+            .await
+            .ok()?;
+        rx.await.ok()
+    }
+
+    pub(crate) fn new_flow(&self) -> FlowId {
+        FlowId(self.inner.next_flow.fetch_add(1, Ordering::Relaxed))
+    }
+
+    pub(crate) async fn send(&self, cmd: runtime::Command) -> bool {
+        self.inner.commands.send(cmd).await.is_ok()
+    }
+}
+
+/// The routes to merge into the HTTP listener: `GET /sip` (SIP over WebSocket) and
+/// `GET /sip/status` (counters, no personal data).
+pub fn routes(telephony: Telephony) -> axum::Router {
+    axum::Router::new()
+        .route("/sip", axum::routing::get(transport::upgrade))
+        .route("/sip/status", axum::routing::get(status))
+        .with_state(telephony)
+}
+
+async fn status(axum::extract::State(t): axum::extract::State<Telephony>) -> axum::Json<Value> {
+    let s = t.stats().await.unwrap_or_default();
+    axum::Json(serde_json::json!({
+        "flows": s.flows,
+        "bindings": s.bindings,
+        "aors": s.aors,
+        "transactions": s.transactions,
+        "calls": s.calls,
+    }))
+}

@@ -1,0 +1,467 @@
+//! The runtime actor: one task owning the sans-IO SIP cores.
+//!
+//! Inputs arrive as [`Command`]s from transport tasks and from spawned lookups; the actor feeds
+//! them to the transaction layer, handles the transaction user's events (registrar, digest, calls)
+//! and drains the layer's outputs to the flows. It never awaits anything but its own inbox and
+//! the next timer, so signalling never waits for the database or a slow peer.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use switchboard_sip::digest::{find_credentials, DigestError, DigestServer};
+use switchboard_sip::header::auth::Auth;
+use switchboard_sip::header::HeaderName;
+use switchboard_sip::registrar::Registrar;
+use switchboard_sip::response::{make_response, random_token};
+use switchboard_sip::transaction::{
+    Event, Input, Output, TimerConfig, TransactionId, TransactionLayer,
+};
+use switchboard_sip::{FlowId, Method, Peer, Request, Response, Uri};
+use switchboard_store::Store;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::lookup::{self, DeviceAuth};
+use crate::{RegistrationChange, Registrations, TelephonyConfig, UserKey};
+
+/// Methods we answer; sent in Allow.
+pub(crate) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REGISTER";
+
+/// What the actor is fed.
+pub(crate) enum Command {
+    /// A WebSocket connected; messages for it go to `tx`.
+    Open {
+        flow: FlowId,
+        addr: String,
+        tx: mpsc::Sender<Bytes>,
+    },
+    /// One SIP message received on a flow.
+    Receive {
+        flow: FlowId,
+        bytes: Bytes,
+    },
+    /// The connection is gone.
+    Close {
+        flow: FlowId,
+    },
+    /// The credentials lookup for server transaction `tx` finished.
+    Authenticated {
+        tx: TransactionId,
+        result: Result<Option<DeviceAuth>, String>,
+    },
+    Stats(oneshot::Sender<Stats>),
+}
+
+/// Counters for monitoring and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Open SIP WebSockets.
+    pub flows: usize,
+    /// Live registrations.
+    pub bindings: usize,
+    /// Addresses of record with at least one registration.
+    pub aors: usize,
+    /// Live SIP transactions.
+    pub transactions: usize,
+    /// Calls in progress.
+    pub calls: usize,
+}
+
+struct Flow {
+    addr: String,
+    tx: mpsc::Sender<Bytes>,
+}
+
+/// A request waiting for its credentials lookup.
+struct Pending {
+    peer: Peer,
+    realm: String,
+    creds: Auth,
+}
+
+pub(crate) struct Runtime {
+    store: Arc<Store>,
+    config: TelephonyConfig,
+    commands: mpsc::Sender<Command>,
+    registrations: Arc<Registrations>,
+    changes: broadcast::Sender<RegistrationChange>,
+    layer: TransactionLayer,
+    registrar: Registrar,
+    digest: DigestServer,
+    flows: HashMap<FlowId, Flow>,
+    /// Who each registered AOR belongs to.
+    aor_owner: HashMap<String, UserKey>,
+    pending: HashMap<TransactionId, Pending>,
+    /// Flows found stuck while transmitting; closed after the current drain.
+    stuck: Vec<FlowId>,
+}
+
+fn unix_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl Runtime {
+    pub(crate) fn new(
+        store: Arc<Store>,
+        config: TelephonyConfig,
+        commands: mpsc::Sender<Command>,
+        registrations: Arc<Registrations>,
+        changes: broadcast::Sender<RegistrationChange>,
+    ) -> Self {
+        let secret: [u8; 32] = rand::random();
+        Self {
+            store,
+            layer: TransactionLayer::new(TimerConfig::default()),
+            registrar: Registrar::new(config.registrar),
+            digest: DigestServer::new(&secret, config.nonce_ttl_secs),
+            config,
+            commands,
+            registrations,
+            changes,
+            flows: HashMap::new(),
+            aor_owner: HashMap::new(),
+            pending: HashMap::new(),
+            stuck: Vec::new(),
+        }
+    }
+
+    pub(crate) async fn run(mut self, mut inbox: mpsc::Receiver<Command>) {
+        tracing::info!(media = %self.config.media_address, "telephony runtime started");
+        loop {
+            let deadline = self.next_deadline();
+            let sleep = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                cmd = inbox.recv() => match cmd {
+                    Some(cmd) => self.handle(cmd, Instant::now()),
+                    None => break,
+                },
+                () = sleep => self.on_timeout(Instant::now()),
+            }
+            self.drain(Instant::now());
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        [self.layer.poll_timeout(), self.registrar.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    fn on_timeout(&mut self, now: Instant) {
+        self.layer.handle_timeout(now);
+        for aor in self.registrar.expire(now) {
+            self.registration_changed(&aor, now);
+        }
+    }
+
+    fn handle(&mut self, cmd: Command, now: Instant) {
+        match cmd {
+            Command::Open { flow, addr, tx } => {
+                self.flows.insert(flow, Flow { addr, tx });
+            }
+            Command::Receive { flow, bytes } => {
+                let Some(f) = self.flows.get(&flow) else {
+                    return;
+                };
+                let peer = Peer {
+                    flow,
+                    addr: f.addr.clone(),
+                    reliable: true,
+                };
+                self.layer.handle_input(Input::Receive { peer, bytes }, now);
+            }
+            Command::Close { flow } => self.close_flow(flow, now),
+            Command::Authenticated { tx, result } => self.on_authenticated(tx, result, now),
+            Command::Stats(reply) => {
+                let _ = reply.send(self.stats(now));
+            }
+        }
+    }
+
+    fn stats(&self, now: Instant) -> Stats {
+        let bindings = self
+            .aor_owner
+            .keys()
+            .map(|aor| self.registrar.lookup(aor, now).count())
+            .sum();
+        Stats {
+            flows: self.flows.len(),
+            bindings,
+            aors: self.registrar.len(),
+            transactions: self.layer.len(),
+            calls: 0,
+        }
+    }
+
+    fn close_flow(&mut self, flow: FlowId, now: Instant) {
+        if self.flows.remove(&flow).is_none() {
+            return;
+        }
+        self.layer.handle_input(Input::TransportError { flow }, now);
+        for aor in self.registrar.remove_flow(flow) {
+            self.registration_changed(&aor, now);
+        }
+    }
+
+    /// Drains the transaction layer: transmissions go to flows, events to the TU.
+    fn drain(&mut self, now: Instant) {
+        loop {
+            while let Some(out) = self.layer.poll_output() {
+                match out {
+                    Output::Transmit { flow, bytes, .. } => self.transmit(flow, bytes),
+                    Output::Event(ev) => self.on_event(ev, now),
+                }
+            }
+            if self.stuck.is_empty() {
+                break;
+            }
+            for flow in std::mem::take(&mut self.stuck) {
+                self.close_flow(flow, now);
+            }
+        }
+    }
+
+    fn transmit(&mut self, flow: FlowId, bytes: Bytes) {
+        let Some(f) = self.flows.get(&flow) else {
+            tracing::debug!(%flow, "message for a closed flow dropped");
+            return;
+        };
+        match f.tx.try_send(bytes) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::warn!(%flow, "sip websocket queue full; closing it");
+                self.stuck.push(flow);
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => self.stuck.push(flow),
+        }
+    }
+
+    fn on_event(&mut self, ev: Event, now: Instant) {
+        match ev {
+            Event::Request {
+                tx: Some(tx),
+                peer,
+                request,
+                cancels,
+            } => self.on_request(tx, peer, request, cancels, now),
+            Event::Request { tx: None, .. } => {
+                // An ACK for a 2xx: nothing to do until calls answer with 2xx.
+            }
+            Event::Response { .. }
+            | Event::StrayResponse { .. }
+            | Event::Timeout { .. }
+            | Event::TransportError { .. }
+            | Event::Terminated { .. } => {}
+        }
+    }
+
+    fn respond(&mut self, tx: TransactionId, resp: Response, now: Instant) {
+        if let Err(e) = self.layer.send_response(tx, &resp, now) {
+            tracing::debug!(?tx, status = resp.status, "response not sent: {e}");
+        }
+    }
+
+    fn reply(&mut self, tx: TransactionId, req: &Request, status: u16, now: Instant) {
+        let resp = make_response(req, status, Some(&random_token()));
+        self.respond(tx, resp, now);
+    }
+
+    fn on_request(
+        &mut self,
+        tx: TransactionId,
+        peer: Peer,
+        req: Request,
+        _cancels: Option<TransactionId>,
+        now: Instant,
+    ) {
+        match req.method {
+            Method::Register => self.on_register(tx, peer, req, now),
+            Method::Options => {
+                let mut r = make_response(&req, 200, Some(&random_token()));
+                r.headers.push(HeaderName::Allow, ALLOW);
+                r.headers.push(HeaderName::Accept, "application/sdp");
+                self.respond(tx, r, now);
+            }
+            Method::Cancel => {
+                // No INVITE of ours matches it (§9.2).
+                self.reply(tx, &req, 481, now);
+            }
+            Method::Invite => self.reply(tx, &req, 480, now),
+            _ if has_to_tag(&req) => self.reply(tx, &req, 481, now),
+            _ => {
+                let mut r = make_response(&req, 405, Some(&random_token()));
+                r.headers.push(HeaderName::Allow, ALLOW);
+                self.respond(tx, r, now);
+            }
+        }
+    }
+
+    /// REGISTER (§10.3): challenge, look the device up off the actor, then verify and bind.
+    fn on_register(&mut self, tx: TransactionId, peer: Peer, req: Request, now: Instant) {
+        let Some((realm, extension)) = to_identity(&req) else {
+            self.reply(tx, &req, 400, now);
+            return;
+        };
+        let auths = req.headers.authorization().unwrap_or_default();
+        let Some(creds) = find_credentials(&auths, &realm).cloned() else {
+            self.challenge(tx, &req, &realm, false, false, now);
+            return;
+        };
+        let Some(account) = creds.get("username").map(str::to_owned) else {
+            self.reply(tx, &req, 400, now);
+            return;
+        };
+        self.spawn_auth_lookup(tx, &realm, account, extension);
+        self.pending.insert(tx, Pending { peer, realm, creds });
+    }
+
+    fn spawn_auth_lookup(
+        &self,
+        tx: TransactionId,
+        realm: &str,
+        account: String,
+        extension: String,
+    ) {
+        let store = self.store.clone();
+        let commands = self.commands.clone();
+        let realm = realm.to_owned();
+        tokio::spawn(async move {
+            let result = lookup::device_auth(&store, &realm, &account, &extension)
+                .await
+                .map_err(|e| e.to_string());
+            let _ = commands.send(Command::Authenticated { tx, result }).await;
+        });
+    }
+
+    fn challenge(
+        &mut self,
+        tx: TransactionId,
+        req: &Request,
+        realm: &str,
+        stale: bool,
+        proxy: bool,
+        now: Instant,
+    ) {
+        let resp =
+            self.digest
+                .challenge_response(req, realm, unix_secs(), stale, proxy, &random_token());
+        self.respond(tx, resp, now);
+    }
+
+    fn on_authenticated(
+        &mut self,
+        tx: TransactionId,
+        result: Result<Option<DeviceAuth>, String>,
+        now: Instant,
+    ) {
+        let Some(p) = self.pending.remove(&tx) else {
+            return;
+        };
+        let Some(req) = self.layer.server_request(tx).cloned() else {
+            // The transaction ended meanwhile (its flow closed).
+            return;
+        };
+        let auth = match result {
+            Ok(Some(a)) => a,
+            Ok(None) => {
+                tracing::info!(realm = %p.realm, user = ?p.creds.get("username"), "unknown device");
+                self.challenge(tx, &req, &p.realm, false, false, now);
+                return;
+            }
+            Err(e) => {
+                tracing::error!("credentials lookup failed: {e}");
+                self.reply(tx, &req, 500, now);
+                return;
+            }
+        };
+        match self.digest.verify(
+            &p.creds,
+            &req.method,
+            &req.uri,
+            &p.realm,
+            &auth.ha1,
+            unix_secs(),
+        ) {
+            Ok(()) => {}
+            Err(DigestError::Stale) => {
+                self.challenge(tx, &req, &p.realm, true, false, now);
+                return;
+            }
+            Err(e) => {
+                tracing::info!(realm = %p.realm, user = ?p.creds.get("username"), "digest rejected: {e}");
+                self.challenge(tx, &req, &p.realm, false, false, now);
+                return;
+            }
+        }
+        let Some(owner) = auth.owner else {
+            tracing::info!(
+                device = auth.device_id,
+                "device does not belong to the AOR's user"
+            );
+            self.reply(tx, &req, 403, now);
+            return;
+        };
+        let user = UserKey {
+            domain_id: auth.domain_id,
+            user_id: owner.user_id,
+        };
+        self.finish_register(tx, &p.peer, &req, user, now);
+    }
+
+    fn finish_register(
+        &mut self,
+        tx: TransactionId,
+        peer: &Peer,
+        req: &Request,
+        user: UserKey,
+        now: Instant,
+    ) {
+        let outcome = self
+            .registrar
+            .register(req, peer.flow, &peer.addr, now, &random_token());
+        let status = outcome.response.status;
+        self.respond(tx, outcome.response, now);
+        if let (true, Some(aor)) = (outcome.changed, outcome.aor) {
+            self.aor_owner.insert(aor.clone(), user);
+            self.registration_changed(&aor, now);
+        }
+        tracing::debug!(status, user = user.user_id, "register");
+    }
+
+    fn registration_changed(&mut self, aor: &str, now: Instant) {
+        let Some(&user) = self.aor_owner.get(aor) else {
+            return;
+        };
+        let bindings = self.registrar.lookup(aor, now).count();
+        if bindings == 0 {
+            self.aor_owner.remove(aor);
+        }
+        if self.registrations.set(user, bindings) {
+            tracing::info!(user = user.user_id, bindings, "registrations changed");
+            let _ = self.changes.send(RegistrationChange { user, bindings });
+        }
+    }
+}
+
+/// Realm (domain) and user part of the To URI.
+fn to_identity(req: &Request) -> Option<(String, String)> {
+    let to = req.headers.to().ok()?;
+    match to.uri {
+        Uri::Sip(u) => Some((u.host.to_ascii_lowercase(), u.user.unwrap_or_default())),
+        Uri::Other { .. } => None,
+    }
+}
+
+fn has_to_tag(req: &Request) -> bool {
+    req.headers.to().is_ok_and(|t| t.tag().is_some())
+}

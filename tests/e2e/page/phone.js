@@ -1,0 +1,78 @@
+// The page side of the browser tests: a webitel-sdk Client driven through `window.phone`.
+// Everything the tests assert on is recorded in `phone.log` (client events, call events).
+'use strict';
+(function () {
+  const log = [];
+  const calls = new Map();
+  let client = null;
+
+  function record(kind, data) {
+    log.push({ kind, at: Date.now(), ...data });
+  }
+
+  // The JsSIP RTCSession's RTCPeerConnection behind an SDK call.
+  function peer(call) {
+    return call.sip && call.sip.session ? call.sip.session.connection : null;
+  }
+
+  function attachAudio(call) {
+    const pc = peer(call);
+    if (!pc) return;
+    const stream = new MediaStream();
+    for (const r of pc.getReceivers()) if (r.track) stream.addTrack(r.track);
+    const audio = document.getElementById('remote');
+    audio.srcObject = stream;
+    audio.play().catch(() => {});
+  }
+
+  window.phone = {
+    log,
+    async start({ endpoint, token }) {
+      client = new WebitelSDK.Client({ endpoint, token, registerWebDevice: true });
+      client.on('phone_registered', (v) => record('phone_registered', { value: v }));
+      client.on('call_receive', (call) => record('call_receive', { id: call.id, sipId: call.sipId || '' }));
+      await client.connect();
+      await client.auth();
+      await client.subscribeCall((action, call) => {
+        calls.set(call.id, call);
+        record('call', { action, id: call.id, direction: call.direction, cause: call.hangupCause || '' });
+        if (action === 'active' || action === 'bridge') attachAudio(call);
+      });
+      return client.connectionInfo.sock_id;
+    },
+    registered() {
+      return Boolean(client && client.phone && client.phone.isRegistered && client.phone.isRegistered());
+    },
+    async call(destination) {
+      await client.call({ destination, disableStun: true });
+    },
+    callIds() {
+      return [...calls.keys()];
+    },
+    state(id) {
+      const c = calls.get(id);
+      return c ? { state: c.state, cause: c.hangupCause || '', direction: c.direction } : null;
+    },
+    answer(id) {
+      const c = calls.get(id);
+      // The SDK's answer() promise never settles (TESTING.md); the call events tell the outcome.
+      c.answer({ disableStun: true }).catch((e) => record('error', { what: 'answer', message: String(e) }));
+    },
+    async hangup(id, cause) {
+      await calls.get(id).hangup(cause);
+    },
+    async inboundBytes(id) {
+      const c = calls.get(id);
+      const pc = c && peer(c);
+      if (!pc) return -1;
+      let bytes = 0;
+      (await pc.getStats()).forEach((s) => {
+        if (s.type === 'inbound-rtp' && s.kind === 'audio') bytes += s.bytesReceived;
+      });
+      return bytes;
+    },
+    async stop() {
+      if (client) await client.destroy();
+    },
+  };
+})();
