@@ -1,0 +1,269 @@
+//! The platform process itself: first start, restarts, crashes, domains, TLS.
+
+mod common;
+
+use common::Server;
+use serde_json::{json, Value};
+use std::process::Stdio;
+
+async fn call(
+    method: reqwest::Method,
+    url: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = reqwest::Client::new()
+        .request(method, url)
+        .header("X-Webitel-Access", token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let res = req.send().await.expect("request");
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn first_start_prints_the_admin_token_once_and_keeps_it_private() {
+    let mut s = Server::start();
+    let path = s.data.path().join("admin.token");
+    let saved = std::fs::read_to_string(&path).expect("admin.token written");
+    assert_eq!(saved.trim(), s.token);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "only the owner may read the token");
+    }
+    s.restart();
+    let printed = s.logs().matches(&s.token).count();
+    assert_eq!(printed, 1, "printed on the first start only:\n{}", s.logs());
+    let (status, info) = call(
+        reqwest::Method::GET,
+        &format!("{}/userinfo", s.api()),
+        &s.token,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{info}");
+    assert_eq!(info["domain"], "my-company.lo");
+    assert_eq!(info["username"], "admin");
+}
+
+#[tokio::test]
+async fn provisioned_users_survive_restart_and_kill_9() {
+    let mut s = Server::start();
+    let api = s.api();
+    let (st, dev) = call(
+        reqwest::Method::POST,
+        &format!("{api}/devices"),
+        &s.token,
+        Some(
+            json!({"name": "device for user 1", "account": "sipUser1", "password": "BNZdVLryFwcB"}),
+        ),
+    )
+    .await;
+    assert_eq!(st, 200, "{dev}");
+    let (st, user) = call(
+        reqwest::Method::POST,
+        &format!("{api}/users"),
+        &s.token,
+        Some(json!({"name": "User1", "username": "2020", "password": "dl75lfLcOLLL", "extension": "2020",
+                    "roles": [{"id": 2}], "device": {"id": dev["id"]}, "license": [{"prod": "CALL_CENTER"}]})),
+    )
+    .await;
+    assert_eq!(st, 200, "{user}");
+    let uid = user["id"].as_str().unwrap().to_string();
+    let (_, tok) = call(
+        reqwest::Method::POST,
+        &format!("{api}/users/{uid}/tokens"),
+        &s.token,
+        None,
+    )
+    .await;
+    let user_token = tok["token"].as_str().unwrap().to_string();
+
+    // A crash right after the replies: everything acknowledged is there afterwards.
+    s.kill9();
+    s.restart();
+    let (st, again) = call(
+        reqwest::Method::GET,
+        &format!("{api}/users/{uid}"),
+        &s.token,
+        None,
+    )
+    .await;
+    assert_eq!(st, 200, "{again}");
+    assert_eq!(again["user"]["device"]["id"], dev["id"]);
+    let (st, info) = call(
+        reqwest::Method::GET,
+        &format!("{api}/userinfo"),
+        &user_token,
+        None,
+    )
+    .await;
+    assert_eq!(st, 200, "the user's token survives: {info}");
+    assert_eq!(info["user_id"], uid.as_str());
+
+    s.restart();
+    let (st, _) = call(
+        reqwest::Method::GET,
+        &format!("{api}/devices/{}", dev["id"].as_str().unwrap()),
+        &s.token,
+        None,
+    )
+    .await;
+    assert_eq!(st, 200);
+}
+
+#[tokio::test]
+async fn domain_add_prints_a_token_that_sees_only_its_domain() {
+    let s = Server::start();
+    let out = s
+        .command()
+        .args(["domain", "add", "second.lo"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("domain add");
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let token = common::stdout(&out).trim().to_string();
+    assert!(token.len() >= 32);
+    let (st, info) = call(
+        reqwest::Method::GET,
+        &format!("{}/userinfo", s.api()),
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(st, 200, "{info}");
+    assert_eq!(info["domain"], "second.lo");
+    let (_, users) = call(
+        reqwest::Method::GET,
+        &format!("{}/users", s.api()),
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(users["items"].as_array().unwrap().len(), 1);
+    let again = s
+        .command()
+        .args(["domain", "add", "second.lo"])
+        .output()
+        .expect("domain add again");
+    assert!(!again.status.success(), "an existing domain is refused");
+}
+
+#[tokio::test]
+async fn tls_serves_https_on_the_same_listener() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let (ca, ca_key) = (dir.path().join("ca.pem"), dir.path().join("ca.key"));
+    let csr = dir.path().join("leaf.csr");
+    let ext = dir.path().join("leaf.ext");
+    std::fs::write(
+        &ext,
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    let openssl = |args: &[&std::ffi::OsStr]| {
+        let ok = std::process::Command::new("openssl")
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("openssl");
+        assert!(ok.success(), "openssl {args:?}");
+    };
+    let os = |s: &'static str| std::ffi::OsStr::new(s);
+    // A private CA, and a server certificate it signs: what a real deployment looks like.
+    openssl(&[
+        os("req"),
+        os("-x509"),
+        os("-newkey"),
+        os("rsa:2048"),
+        os("-nodes"),
+        os("-days"),
+        os("1"),
+        os("-subj"),
+        os("/CN=Test CA"),
+        os("-keyout"),
+        ca_key.as_os_str(),
+        os("-out"),
+        ca.as_os_str(),
+    ]);
+    openssl(&[
+        os("req"),
+        os("-newkey"),
+        os("rsa:2048"),
+        os("-nodes"),
+        os("-subj"),
+        os("/CN=localhost"),
+        os("-keyout"),
+        key.as_os_str(),
+        os("-out"),
+        csr.as_os_str(),
+    ]);
+    openssl(&[
+        os("x509"),
+        os("-req"),
+        os("-in"),
+        csr.as_os_str(),
+        os("-CA"),
+        ca.as_os_str(),
+        os("-CAkey"),
+        ca_key.as_os_str(),
+        os("-CAcreateserial"),
+        os("-days"),
+        os("1"),
+        os("-extfile"),
+        ext.as_os_str(),
+        os("-out"),
+        cert.as_os_str(),
+    ]);
+    let port = common::free_port();
+    let mut child = std::process::Command::new(common::bin())
+        .arg("serve")
+        .env("SWITCHBOARD_DATA", dir.path().join("data"))
+        .env("SWITCHBOARD_LISTEN", format!("127.0.0.1:{port}"))
+        .env("SWITCHBOARD_BOOTSTRAP_TOKEN", "tls-admin-token")
+        .env("SWITCHBOARD_TLS_CERT", &cert)
+        .env("SWITCHBOARD_TLS_KEY", &key)
+        .env_remove("SWITCHBOARD_DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().unwrap();
+    let line = std::thread::spawn(move || {
+        use std::io::BufRead;
+        std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find(|l| l.starts_with("listening on "))
+    })
+    .join()
+    .unwrap();
+    assert_eq!(
+        line.as_deref(),
+        Some(format!("listening on https://127.0.0.1:{port}").as_str())
+    );
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(&ca).unwrap()).unwrap();
+    let client = reqwest::Client::builder()
+        .add_root_certificate(ca)
+        .build()
+        .unwrap();
+    let res = client
+        .get(format!("https://127.0.0.1:{port}/api/userinfo"))
+        .header("X-Webitel-Access", "tls-admin-token")
+        .send()
+        .await
+        .expect("https request");
+    assert_eq!(res.status().as_u16(), 200);
+    let plain = reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await;
+    assert!(
+        plain.map(|r| !r.status().is_success()).unwrap_or(true),
+        "no plain HTTP on a TLS listener"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
