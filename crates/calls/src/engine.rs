@@ -705,6 +705,7 @@ impl Engine {
             CallCommand::BlindTransfer { leg, destination } => {
                 self.blind_transfer(&leg, destination)
             }
+            CallCommand::Bridge { leg, other } => self.attended_transfer(&leg, &other),
             CallCommand::Originate {
                 leg,
                 from,
@@ -770,6 +771,55 @@ impl Engine {
             self.event(leg, EventKind::Active, json!({}));
         }
         self.history(leg);
+        Ok(())
+    }
+
+    /// `leg` and `other` belong to one user, each bridged to a party: the two parties are
+    /// bridged to each other and the user's two legs end with `ATTENDED_TRANSFER`.
+    fn attended_transfer(&mut self, leg: &LegId, other: &LegId) -> Result<(), CallError> {
+        if leg == other {
+            return Err(self.invalid(leg, "bridge to itself"));
+        }
+        let mut parties = Vec::new();
+        for x in [leg, other] {
+            let l = self.answered_leg(x, "bridge")?;
+            let Some(p) = l
+                .bridged
+                .clone()
+                .filter(|p| self.is_live(p) && p != leg && p != other)
+            else {
+                return Err(self.invalid(x, "bridge"));
+            };
+            parties.push(p);
+        }
+        let (p1, p2) = (parties[0].clone(), parties[1].clone());
+        let now_ms = self.now_ms;
+        for (x, p) in [(leg, &p1), (other, &p2)] {
+            let xl = self.legs.get_mut(x).expect("live");
+            let held = xl.held_since.is_some();
+            xl.peer = None;
+            xl.bridged = None;
+            xl.transfer_to = Some(if p == &p1 { p2.clone() } else { p1.clone() });
+            if held {
+                self.out.push_back(Output::Unhold {
+                    leg: x.clone(),
+                    peer: Some(p.clone()),
+                });
+            }
+            let pl = self.legs.get_mut(p).expect("live");
+            pl.peer = None;
+            pl.bridged = None;
+            pl.transfer_from = Some(x.clone());
+            if let Some(since) = pl.held_since.take() {
+                pl.hold_ms += (now_ms - since).max(0);
+            }
+            self.out.push_back(Output::Unbridge { leg: p.clone() });
+        }
+        self.end_leg(leg, HangupCause::AttendedTransfer, None, End::Local);
+        self.end_leg(other, HangupCause::AttendedTransfer, None, End::Local);
+        self.legs.get_mut(&p1).expect("live").peer = Some(p2.clone());
+        self.legs.get_mut(&p2).expect("live").peer = Some(p1.clone());
+        self.connect(&p1, &p2);
         Ok(())
     }
 

@@ -49,7 +49,10 @@
 //! digits from a device (`LegDtmf`) give a `dtmf` event on that leg and are relayed to its peer.
 //! `BlindTransfer{leg, dest}` → the peer is `Unbridge`d, `leg` gets BYE with `BLIND_TRANSFER`
 //! and `transfer_to` = the new leg, which is dialled like a callee (`transfer_from` = `leg`) and
-//! bridged with the peer on answer. `Mute` only instructs the media side (b.8 has no mute
+//! bridged with the peer on answer. `Bridge{leg, other}` (`call_bridge`, attended transfer)
+//! bridges the parties of a user's two answered legs to each other and ends both legs with
+//! `ATTENDED_TRANSFER` (each party's `transfer_from` names the user's leg it came through; the
+//! parties may belong to different calls and share fate from then on). `Mute` only instructs the media side (b.8 has no mute
 //! event; the SDK syncs mute over SIP INFO itself).
 //!
 //! # What the runtime must do

@@ -236,6 +236,10 @@ pub enum CallCommand {
     /// `call_blind_transfer`: the leg's peer is connected to `destination`; `leg` ends with
     /// `BLIND_TRANSFER`.
     BlindTransfer { leg: LegId, destination: String },
+    /// `call_bridge` (attended transfer): `leg` and `other` are two answered legs of one user,
+    /// each bridged to a party (typically one on hold). The two parties are bridged to each
+    /// other; `leg` and `other` end with `ATTENDED_TRANSFER`.
+    Bridge { leg: LegId, other: LegId },
     /// `call_mute`: the leg's audio stops reaching the other side.
     Mute { leg: LegId, on: bool },
     /// Click-to-call (`POST /api/calls`, `call_invite`, `call_user`): ring `from`'s own devices

@@ -237,3 +237,84 @@ fn blind_transfer_failures_end_the_remaining_party() {
         assert_eq!(h.e.calls_in_memory(), 0, "{what}");
     }
 }
+
+#[test]
+fn attended_transfer_bridges_the_two_parties() {
+    let mut h = H::new();
+    // Alice talks to Bob, puts him on hold, calls Carol, then bridges Bob to Carol.
+    let first = h.talking();
+    h.cmd(CallCommand::Hold {
+        leg: first.a.clone(),
+    });
+    let (a2, lookup, _) = h.dial(alice(), "3031");
+    h.name(&first.a, "A1");
+    h.name(&a2, "A2");
+    h.media_ready(&a2, "answer-a2");
+    let c2 = h.resolve_to(lookup, carol(), 1, "C");
+    h.media_ready(&c2, "offer-c");
+    h.answer(&c2, 0);
+
+    let outs = h.cmd(CallCommand::Bridge {
+        leg: first.a.clone(),
+        other: a2.clone(),
+    });
+    assert_eq!(
+        h.actions(&outs),
+        [
+            "Unhold A1",
+            "Unbridge B",
+            "Unbridge C",
+            "Bye A1",
+            "Close A1",
+            "Bye A2",
+            "Close A2",
+            "Bridge B C"
+        ]
+    );
+    for leg in [&first.a, &a2] {
+        assert_eq!(
+            last_history(&outs, leg).hangup_cause.as_deref(),
+            Some("ATTENDED_TRANSFER")
+        );
+    }
+    assert_eq!(
+        last_history(&outs, &first.a).transfer_to.as_ref(),
+        Some(&c2)
+    );
+    assert_eq!(last_history(&outs, &c2).transfer_from.as_ref(), Some(&a2));
+    assert_eq!(
+        event(&outs, &first.b, EventKind::Bridge).unwrap().data["to"]["name"],
+        "Carol"
+    );
+    assert_eq!(
+        event(&outs, &c2, EventKind::Bridge).unwrap().data["to"]["name"],
+        "Bob"
+    );
+    // Bob and Carol now share fate across the two calls.
+    let outs = h.feed(Input::LegHungUp {
+        leg: first.b.clone(),
+    });
+    assert_eq!(h.actions(&outs), ["Close B", "Bye C#0", "Close C"]);
+    assert_eq!(h.e.live_legs(), 0);
+    assert_eq!(h.e.calls_in_memory(), 0);
+}
+
+#[test]
+fn attended_transfer_needs_two_bridged_legs() {
+    let mut h = H::new();
+    let c = h.talking();
+    let ringing = h.ringing(1);
+    for (leg, other) in [(&c.a, &c.a), (&c.a, &c.b), (&c.a, &ringing.a)] {
+        let err = h
+            .try_feed(Input::Command(CallCommand::Bridge {
+                leg: leg.clone(),
+                other: other.clone(),
+            }))
+            .unwrap_err();
+        assert!(
+            matches!(err, switchboard_calls::CallError::InvalidState { .. }),
+            "{err}"
+        );
+    }
+    assert!(h.drain().is_empty());
+}
