@@ -6,7 +6,8 @@
 //!    in flight;
 //! 2. authenticated `GET /api/users/{id}` requests per second next to the unauthenticated
 //!    `GET /healthz` of the same binary, over keep-alive connections at a fixed concurrency for a
-//!    fixed time, and their ratio (target ≥ 0.5).
+//!    fixed time, and their ratio (target ≥ 0.5); `GET /api/userinfo` (authenticated, no store
+//!    access) is measured too, to tell the cost of authentication from that of the store.
 //!
 //! Run with `bench/rest/run.sh` or `cargo bench -p switchboard --bench rest`. Knobs (environment):
 //! `BENCH_FLOWS` (default 200), `BENCH_FLOW_WORKERS` (8), `BENCH_CONCURRENCY` (32),
@@ -246,11 +247,17 @@ fn main() {
         let user = format!("{}/api/users/{user_id}", srv.base);
         let (h_rps, h_fail) = hammer(&http, &health, None, concurrency, secs).await;
         let (u_rps, u_fail) = hammer(&http, &user, Some(&srv.token), concurrency, secs).await;
+        // Diagnostic: authentication alone (cached session, no store access).
+        let info = format!("{}/api/userinfo", srv.base);
+        let (i_rps, i_fail) = hammer(&http, &info, Some(&srv.token), concurrency, secs).await;
         println!(
             "GET /healthz (no auth):          {h_rps:>9.0} req/s ({concurrency} concurrent, {secs} s, {h_fail} failed)"
         );
         println!(
             "GET /api/users/{{id}} (X-Webitel-Access): {u_rps:>9.0} req/s ({concurrency} concurrent, {secs} s, {u_fail} failed)"
+        );
+        println!(
+            "GET /api/userinfo (X-Webitel-Access, no store): {i_rps:>9.0} req/s ({concurrency} concurrent, {secs} s, {i_fail} failed)"
         );
         let ratio = u_rps / h_rps.max(1.0);
         println!(
