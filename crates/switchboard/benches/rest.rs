@@ -6,8 +6,9 @@
 //!    in flight;
 //! 2. authenticated `GET /api/users/{id}` requests per second next to the unauthenticated
 //!    `GET /healthz` of the same binary, over keep-alive connections at a fixed concurrency for a
-//!    fixed time, and their ratio (target ≥ 0.5); `GET /api/userinfo` (authenticated, no store
-//!    access) is measured too, to tell the cost of authentication from that of the store.
+//!    fixed time, and their ratio (target ≥ 0.5); `GET /api/devices/{id}` (one store query) and
+//!    `GET /api/userinfo` (authenticated, no store access) are measured too, to tell the cost of
+//!    authentication from that of the store.
 //!
 //! Run with `bench/rest/run.sh` or `cargo bench -p switchboard --bench rest`. Knobs (environment):
 //! `BENCH_FLOWS` (default 200), `BENCH_FLOW_WORKERS` (8), `BENCH_CONCURRENCY` (32),
@@ -247,7 +248,11 @@ fn main() {
         let user = format!("{}/api/users/{user_id}", srv.base);
         let (h_rps, h_fail) = hammer(&http, &health, None, concurrency, secs).await;
         let (u_rps, u_fail) = hammer(&http, &user, Some(&srv.token), concurrency, secs).await;
-        // Diagnostic: authentication alone (cached session, no store access).
+        // Diagnostics: a one-query store read, and authentication alone (no store access).
+        let read = api.get(&format!("/users/{user_id}")).await;
+        let device_id = read["user"]["device"]["id"].as_str().expect("device id");
+        let dev = format!("{}/api/devices/{device_id}", srv.base);
+        let (d_rps, d_fail) = hammer(&http, &dev, Some(&srv.token), concurrency, secs).await;
         let info = format!("{}/api/userinfo", srv.base);
         let (i_rps, i_fail) = hammer(&http, &info, Some(&srv.token), concurrency, secs).await;
         println!(
@@ -255,6 +260,9 @@ fn main() {
         );
         println!(
             "GET /api/users/{{id}} (X-Webitel-Access): {u_rps:>9.0} req/s ({concurrency} concurrent, {secs} s, {u_fail} failed)"
+        );
+        println!(
+            "GET /api/devices/{{id}} (X-Webitel-Access, 1 query): {d_rps:>9.0} req/s ({concurrency} concurrent, {secs} s, {d_fail} failed)"
         );
         println!(
             "GET /api/userinfo (X-Webitel-Access, no store): {i_rps:>9.0} req/s ({concurrency} concurrent, {secs} s, {i_fail} failed)"
