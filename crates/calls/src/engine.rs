@@ -540,7 +540,10 @@ impl Engine {
     }
 
     fn fork_ringing(&mut self, leg: &LegId, fork: ForkId) -> Result<(), CallError> {
-        let l = self.live_leg_mut(leg)?;
+        // A late provisional response for a leg that is over changes nothing.
+        let Some(l) = self.legs.get_mut(leg).filter(|l| l.live()) else {
+            return Ok(());
+        };
         let Some(f) = l.forks.get_mut(fork.0 as usize) else {
             return Ok(());
         };

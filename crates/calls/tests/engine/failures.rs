@@ -308,3 +308,61 @@ fn commands_on_wrong_legs_are_refused() {
     }
     assert!(h.drain().is_empty(), "refused commands change nothing");
 }
+
+#[test]
+fn stale_sip_inputs_for_a_forgotten_call() {
+    let mut h = H::new();
+    let c = h.ringing(2);
+    h.feed(Input::LegCancelled { leg: c.a.clone() });
+    assert_eq!(h.e.calls_in_memory(), 0);
+    let b = c.b.clone();
+    // (input, expected outputs or error)
+    let table: Vec<(Input, Result<Vec<&str>, ()>)> = vec![
+        (
+            Input::ForkRinging {
+                leg: b.clone(),
+                fork: ForkId(0),
+            },
+            Ok(vec![]),
+        ),
+        (
+            Input::ForkFailed {
+                leg: b.clone(),
+                fork: ForkId(1),
+                sip_code: 487,
+            },
+            Ok(vec![]),
+        ),
+        (
+            Input::ForkAnswered {
+                leg: b.clone(),
+                fork: ForkId(0),
+                answer_sdp: "late".into(),
+            },
+            Ok(vec!["Bye B#0"]),
+        ),
+        (Input::LegHungUp { leg: b.clone() }, Err(())),
+        (
+            Input::MediaReady {
+                leg: b.clone(),
+                local_sdp: "late".into(),
+            },
+            Err(()),
+        ),
+        (
+            Input::LegDtmf {
+                leg: b.clone(),
+                digit: '1',
+            },
+            Err(()),
+        ),
+    ];
+    for (input, want) in table {
+        let dbg = format!("{input:?}");
+        match (h.try_feed(input), want) {
+            (Ok(outs), Ok(lines)) => assert_eq!(h.show(&outs), lines, "{dbg}"),
+            (Err(e), Err(())) => assert_eq!(e, CallError::UnknownLeg(b.clone()), "{dbg}"),
+            (got, _) => panic!("{dbg}: {got:?}"),
+        }
+    }
+}
