@@ -67,7 +67,12 @@
 //! - Upsert every `History` row; fan each `Event` out to its `user_id`'s sockets wrapped as
 //!   `{"event":"call","data":{"call": event.to_json()}}`.
 //! - Errors from `handle` are for the input's sender (e.g. a WS action on an unknown leg → 404);
-//!   stale SIP inputs for forgotten legs give `UnknownLeg`, which can be logged and dropped.
+//!   late `ForkRinging`/`ForkFailed` for a finished leg are ignored, a late `ForkAnswered` gets
+//!   `Bye`, and other SIP inputs for forgotten legs give `UnknownLeg` (log and drop).
+//!
+//! # Not here (yet)
+//! Early media (183 with SDP) is treated as ringing; recording is the media side's business on
+//! `Bridge`; per-call ring timeouts, `hide_number` and call variables are not modelled.
 
 mod cause;
 mod engine;
