@@ -335,9 +335,5 @@ fn ten_thousand_calls_through_one_engine() {
         got("event"),
         w.engine_time
     );
-    let limit = if cfg!(debug_assertions) { 5 } else { 1 };
-    assert!(
-        elapsed < Duration::from_secs(limit),
-        "simulation took {elapsed:?}"
-    );
+    // Speed is reported here, not asserted: timing belongs to benchmarks.
 }
