@@ -53,14 +53,21 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         tls: args.tls_cert.is_some(),
         ..Default::default()
     });
-    let telephony = switchboard_telephony::Telephony::spawn(
+    let telephony = switchboard_telephony::Telephony::start(
         store.clone(),
+        state.hub.clone(),
         switchboard_telephony::TelephonyConfig {
-            media_address: args.media_address.unwrap_or(args.listen.ip()),
+            // A wildcard listener cannot be an ICE candidate: fall back to loopback.
+            media_address: args.media_address.unwrap_or(match args.listen.ip() {
+                ip if ip.is_unspecified() => std::net::IpAddr::from([127, 0, 0, 1]),
+                ip => ip,
+            }),
             no_answer_timeout: std::time::Duration::from_secs(args.no_answer_timeout),
             ..Default::default()
         },
-    );
+    )
+    .await?;
+    let state = state.with_call_control(Arc::new(telephony.clone()));
     let app = switchboard_api::router(state).merge(switchboard_telephony::routes(telephony));
     let listener = std::net::TcpListener::bind(args.listen)?;
     listener.set_nonblocking(true)?;

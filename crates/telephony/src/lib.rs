@@ -13,7 +13,10 @@
 //! routes ([`routes`]) and answers questions such as "how many phones of this user are
 //! registered" (presence).
 
+mod control;
+mod history;
 pub mod lookup;
+mod media;
 pub mod runtime;
 pub mod transport;
 
@@ -24,6 +27,8 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use serde_json::Value;
+use switchboard_api::ws::hub::EventHub;
+use switchboard_media::{MediaServer, MediaServerConfig};
 use switchboard_sip::registrar::RegistrarConfig;
 use switchboard_sip::FlowId;
 use switchboard_store::Store;
@@ -111,20 +116,42 @@ struct Inner {
 }
 
 impl Telephony {
-    /// Starts the runtime on the current tokio runtime.
-    pub fn spawn(store: Arc<Store>, config: TelephonyConfig) -> Self {
+    /// Starts the runtime, the media engine (one UDP socket on the media address), the media
+    /// worker and the history writer on the current tokio runtime. Call events go to `hub`.
+    pub async fn start(
+        store: Arc<Store>,
+        hub: Arc<dyn EventHub>,
+        config: TelephonyConfig,
+    ) -> Result<Self, switchboard_media::MediaError> {
+        let media = MediaServer::start(MediaServerConfig {
+            bind: std::net::SocketAddr::new(config.media_address, 0),
+            ..Default::default()
+        })
+        .await?;
+        tracing::info!(addr = %media.local_addr, "media socket bound");
         let (commands, rx) = mpsc::channel(4096);
         let registrations = Arc::new(Registrations::default());
         let (changes, _) = broadcast::channel(1024);
+        let (media_ops, ops_rx) = mpsc::unbounded_channel();
+        let (history, history_rx) = mpsc::unbounded_channel();
+        tokio::spawn(
+            media::MediaWorker::new(media.handle, commands.clone()).run(ops_rx, media.events),
+        );
+        tokio::spawn(history::write(store.clone(), history_rx));
         let rt = runtime::Runtime::new(
-            store,
+            store.clone(),
             config.clone(),
-            commands.clone(),
-            registrations.clone(),
-            changes.clone(),
+            runtime::Links {
+                commands: commands.clone(),
+                registrations: registrations.clone(),
+                changes: changes.clone(),
+                hub,
+                media_ops,
+                history,
+            },
         );
         tokio::spawn(rt.run(rx));
-        Self {
+        Ok(Self {
             inner: Arc::new(Inner {
                 commands,
                 next_flow: AtomicU64::new(1),
@@ -132,7 +159,7 @@ impl Telephony {
                 changes,
                 config,
             }),
-        }
+        })
     }
 
     pub fn config(&self) -> &TelephonyConfig {

@@ -22,8 +22,13 @@ use switchboard_sip::{FlowId, Method, Peer, Request, Response, Uri};
 use switchboard_store::Store;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use crate::lookup::{self, DeviceAuth};
+use crate::lookup::{self, DeviceAuth, Owner};
+use crate::media::{DialogRef, MediaOp};
 use crate::{RegistrationChange, Registrations, TelephonyConfig, UserKey};
+use switchboard_api::ws::hub::EventHub;
+use switchboard_calls::{ActiveCall, CallCommand, Engine, LegId, LookupId};
+
+mod calls;
 
 /// Methods we answer; sent in Allow.
 pub(crate) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REGISTER";
@@ -51,6 +56,45 @@ pub(crate) enum Command {
         result: Result<Option<DeviceAuth>, String>,
     },
     Stats(oneshot::Sender<Stats>),
+    /// The media endpoint of a leg is ready (`Some(local SDP)`) or could not be made.
+    MediaReady {
+        leg: LegId,
+        sdp: Option<String>,
+    },
+    /// Our re-offer for a re-INVITE on a leg's dialog.
+    Reoffer {
+        leg: LegId,
+        dialog: DialogRef,
+        sdp: Option<String>,
+    },
+    /// The media answer to a device's re-INVITE (server transaction `tx`).
+    ReinviteAnswer {
+        tx: TransactionId,
+        sdp: Option<String>,
+    },
+    /// A digit the media engine received from a leg's device.
+    LegDtmf {
+        leg: LegId,
+        digit: char,
+    },
+    /// A dial-plan lookup finished.
+    Resolved {
+        lookup: LookupId,
+        domain_id: i64,
+        result: Result<Option<Owner>, String>,
+    },
+    /// A call action from the WebSocket API.
+    Control {
+        domain_id: i64,
+        cmd: CallCommand,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    /// Live legs of a user (`subscribe_call`).
+    ActiveCalls {
+        domain_id: i64,
+        user_id: i64,
+        reply: oneshot::Sender<Vec<ActiveCall>>,
+    },
 }
 
 /// Counters for monitoring and tests.
@@ -78,6 +122,8 @@ struct Pending {
     peer: Peer,
     realm: String,
     creds: Auth,
+    /// Challenged with 407 (INVITE) rather than 401 (REGISTER).
+    proxy: bool,
 }
 
 pub(crate) struct Runtime {
@@ -95,6 +141,21 @@ pub(crate) struct Runtime {
     pending: HashMap<TransactionId, Pending>,
     /// Flows found stuck while transmitting; closed after the current drain.
     stuck: Vec<FlowId>,
+    engine: Engine,
+    calls: calls::Calls,
+    hub: Arc<dyn EventHub>,
+    media_ops: mpsc::UnboundedSender<MediaOp>,
+    history: mpsc::UnboundedSender<switchboard_calls::HistoryRecord>,
+}
+
+/// Everything the runtime talks to besides the store.
+pub(crate) struct Links {
+    pub(crate) commands: mpsc::Sender<Command>,
+    pub(crate) registrations: Arc<Registrations>,
+    pub(crate) changes: broadcast::Sender<RegistrationChange>,
+    pub(crate) hub: Arc<dyn EventHub>,
+    pub(crate) media_ops: mpsc::UnboundedSender<MediaOp>,
+    pub(crate) history: mpsc::UnboundedSender<switchboard_calls::HistoryRecord>,
 }
 
 fn unix_secs() -> u64 {
@@ -105,15 +166,26 @@ fn unix_secs() -> u64 {
 }
 
 impl Runtime {
-    pub(crate) fn new(
-        store: Arc<Store>,
-        config: TelephonyConfig,
-        commands: mpsc::Sender<Command>,
-        registrations: Arc<Registrations>,
-        changes: broadcast::Sender<RegistrationChange>,
-    ) -> Self {
+    pub(crate) fn new(store: Arc<Store>, config: TelephonyConfig, links: Links) -> Self {
         let secret: [u8; 32] = rand::random();
+        let Links {
+            commands,
+            registrations,
+            changes,
+            hub,
+            media_ops,
+            history,
+        } = links;
+        let engine = Engine::new(switchboard_calls::Config {
+            ring_timeout: config.no_answer_timeout,
+            ..Default::default()
+        });
         Self {
+            engine,
+            calls: calls::Calls::default(),
+            hub,
+            media_ops,
+            history,
             store,
             layer: TransactionLayer::new(TimerConfig::default()),
             registrar: Registrar::new(config.registrar),
@@ -151,16 +223,23 @@ impl Runtime {
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        [self.layer.poll_timeout(), self.registrar.poll_timeout()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.layer.poll_timeout(),
+            self.registrar.poll_timeout(),
+            self.engine.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     fn on_timeout(&mut self, now: Instant) {
         self.layer.handle_timeout(now);
         for aor in self.registrar.expire(now) {
             self.registration_changed(&aor, now);
+        }
+        if self.engine.poll_timeout().is_some_and(|t| t <= now) {
+            self.call_input(switchboard_calls::Input::Timeout, now);
         }
     }
 
@@ -185,6 +264,52 @@ impl Runtime {
             Command::Stats(reply) => {
                 let _ = reply.send(self.stats(now));
             }
+            Command::MediaReady { leg, sdp } => {
+                let input = match sdp {
+                    Some(local_sdp) => switchboard_calls::Input::MediaReady { leg, local_sdp },
+                    None => switchboard_calls::Input::MediaFailed { leg },
+                };
+                self.call_input(input, now);
+            }
+            Command::Reoffer { leg, dialog, sdp } => self.on_reoffer(leg, dialog, sdp, now),
+            Command::ReinviteAnswer { tx, sdp } => self.on_reinvite_answer(tx, sdp, now),
+            Command::LegDtmf { leg, digit } => {
+                self.call_input(switchboard_calls::Input::LegDtmf { leg, digit }, now);
+            }
+            Command::Resolved {
+                lookup,
+                domain_id,
+                result,
+            } => self.on_resolved(lookup, domain_id, result, now),
+            Command::Control {
+                domain_id,
+                cmd,
+                reply,
+            } => {
+                let leg = control_leg(&cmd);
+                let mine = leg.is_none_or(|l| {
+                    self.engine
+                        .active_call(l, switchboard_store::now_ms())
+                        .is_some_and(|c| c.domain_id == domain_id)
+                });
+                let r = if mine {
+                    self.on_control(cmd, now)
+                } else {
+                    Err("no such call".to_string())
+                };
+                let _ = reply.send(r);
+            }
+            Command::ActiveCalls {
+                domain_id,
+                user_id,
+                reply,
+            } => {
+                let _ = reply.send(self.engine.active_calls(
+                    domain_id,
+                    Some(user_id),
+                    switchboard_store::now_ms(),
+                ));
+            }
         }
     }
 
@@ -199,7 +324,7 @@ impl Runtime {
             bindings,
             aors: self.registrar.len(),
             transactions: self.layer.len(),
-            calls: 0,
+            calls: self.calls.live(),
         }
     }
 
@@ -211,6 +336,7 @@ impl Runtime {
         for aor in self.registrar.remove_flow(flow) {
             self.registration_changed(&aor, now);
         }
+        self.on_flow_closed_calls(flow, now);
     }
 
     /// Drains the transaction layer: transmissions go to flows, events to the TU.
@@ -254,14 +380,17 @@ impl Runtime {
                 request,
                 cancels,
             } => self.on_request(tx, peer, request, cancels, now),
-            Event::Request { tx: None, .. } => {
-                // An ACK for a 2xx: nothing to do until calls answer with 2xx.
+            Event::Request {
+                tx: None, request, ..
+            } => {
+                // An ACK for a 2xx we sent.
+                self.on_in_dialog(None, request, now);
             }
-            Event::Response { .. }
-            | Event::StrayResponse { .. }
-            | Event::Timeout { .. }
-            | Event::TransportError { .. }
-            | Event::Terminated { .. } => {}
+            Event::Response { tx, response } => self.on_client_response(tx, response, now),
+            Event::Timeout { tx } | Event::TransportError { tx } => {
+                self.on_client_failure(tx, now);
+            }
+            Event::StrayResponse { .. } | Event::Terminated { .. } => {}
         }
     }
 
@@ -281,9 +410,17 @@ impl Runtime {
         tx: TransactionId,
         peer: Peer,
         req: Request,
-        _cancels: Option<TransactionId>,
+        cancels: Option<TransactionId>,
         now: Instant,
     ) {
+        if req.method == Method::Cancel {
+            self.on_cancel(tx, &req, cancels, now);
+            return;
+        }
+        if has_to_tag(&req) {
+            self.on_in_dialog(Some(tx), req, now);
+            return;
+        }
         match req.method {
             Method::Register => self.on_register(tx, peer, req, now),
             Method::Options => {
@@ -292,12 +429,7 @@ impl Runtime {
                 r.headers.push(HeaderName::Accept, "application/sdp");
                 self.respond(tx, r, now);
             }
-            Method::Cancel => {
-                // No INVITE of ours matches it (§9.2).
-                self.reply(tx, &req, 481, now);
-            }
-            Method::Invite => self.reply(tx, &req, 480, now),
-            _ if has_to_tag(&req) => self.reply(tx, &req, 481, now),
+            Method::Invite => self.on_invite(tx, peer, req, now),
             _ => {
                 let mut r = make_response(&req, 405, Some(&random_token()));
                 r.headers.push(HeaderName::Allow, ALLOW);
@@ -322,7 +454,15 @@ impl Runtime {
             return;
         };
         self.spawn_auth_lookup(tx, &realm, account, extension);
-        self.pending.insert(tx, Pending { peer, realm, creds });
+        self.pending.insert(
+            tx,
+            Pending {
+                peer,
+                realm,
+                creds,
+                proxy: false,
+            },
+        );
     }
 
     fn spawn_auth_lookup(
@@ -375,7 +515,7 @@ impl Runtime {
             Ok(Some(a)) => a,
             Ok(None) => {
                 tracing::info!(realm = %p.realm, user = ?p.creds.get("username"), "unknown device");
-                self.challenge(tx, &req, &p.realm, false, false, now);
+                self.challenge(tx, &req, &p.realm, false, p.proxy, now);
                 return;
             }
             Err(e) => {
@@ -394,12 +534,12 @@ impl Runtime {
         ) {
             Ok(()) => {}
             Err(DigestError::Stale) => {
-                self.challenge(tx, &req, &p.realm, true, false, now);
+                self.challenge(tx, &req, &p.realm, true, p.proxy, now);
                 return;
             }
             Err(e) => {
                 tracing::info!(realm = %p.realm, user = ?p.creds.get("username"), "digest rejected: {e}");
-                self.challenge(tx, &req, &p.realm, false, false, now);
+                self.challenge(tx, &req, &p.realm, false, p.proxy, now);
                 return;
             }
         }
@@ -411,6 +551,11 @@ impl Runtime {
             self.reply(tx, &req, 403, now);
             return;
         };
+        if req.method == Method::Invite {
+            self.start_incoming(tx, p.peer, req, owner, (auth.domain_id, p.realm), now);
+            return;
+        }
+        self.calls.domains.insert(auth.domain_id, p.realm);
         let user = UserKey {
             domain_id: auth.domain_id,
             user_id: owner.user_id,
@@ -464,4 +609,18 @@ fn to_identity(req: &Request) -> Option<(String, String)> {
 
 fn has_to_tag(req: &Request) -> bool {
     req.headers.to().is_ok_and(|t| t.tag().is_some())
+}
+
+/// The leg a control action is about.
+fn control_leg(cmd: &CallCommand) -> Option<&LegId> {
+    match cmd {
+        CallCommand::Hangup { leg, .. }
+        | CallCommand::Hold { leg }
+        | CallCommand::Unhold { leg }
+        | CallCommand::Dtmf { leg, .. }
+        | CallCommand::BlindTransfer { leg, .. }
+        | CallCommand::Mute { leg, .. }
+        | CallCommand::Bridge { leg, .. } => Some(leg),
+        CallCommand::Originate { .. } => None,
+    }
 }

@@ -67,7 +67,10 @@ async fn fixture() -> Fixture {
             user_id = u.id;
         }
     }
-    let telephony = Telephony::spawn(store, TelephonyConfig::default());
+    let hub = Arc::new(switchboard_api::ws::hub::LocalHub::new());
+    let telephony = Telephony::start(store, hub, TelephonyConfig::default())
+        .await
+        .unwrap();
     let app = routes(telephony.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -1,0 +1,225 @@
+//! The media worker: carries the call engine's media outputs to the media engine in order, and
+//! brings results and media events back to the runtime as commands.
+//!
+//! The media engine speaks its own leg numbers; the worker keeps the map from call-engine leg
+//! ids, so the runtime only ever sees call legs. Operations run one after another, in the order
+//! the call engine asked for them (a bridge must not overtake the endpoint it bridges).
+
+use std::collections::HashMap;
+
+use switchboard_calls::{LegId, MediaDirection};
+use switchboard_media::{Direction, LegId as MediaLeg, MediaEvent, MediaHandle};
+use switchboard_sip::transaction::TransactionId;
+use tokio::sync::mpsc;
+
+use crate::runtime::Command;
+
+/// Which dialog a re-offer is for: the leg's incoming dialog or one of its forks.
+pub(crate) type DialogRef = Option<switchboard_calls::ForkId>;
+
+/// One media operation, named after the call engine's output.
+#[derive(Debug)]
+pub(crate) enum MediaOp {
+    CreateAnswerer {
+        leg: LegId,
+        offer: String,
+    },
+    CreateOfferer {
+        leg: LegId,
+    },
+    AcceptAnswer {
+        leg: LegId,
+        sdp: String,
+    },
+    Bridge {
+        a: LegId,
+        b: LegId,
+    },
+    Unbridge {
+        leg: LegId,
+    },
+    /// Tone to `tone_to`, forwarding stopped (or back).
+    Hold {
+        tone_to: LegId,
+        on: bool,
+    },
+    SendDtmf {
+        leg: LegId,
+        digit: char,
+    },
+    Mute {
+        leg: LegId,
+        on: bool,
+    },
+    Close {
+        leg: LegId,
+    },
+    /// A re-INVITE offer from us: the SDP comes back as `Command::Reoffer`.
+    Reoffer {
+        leg: LegId,
+        dialog: DialogRef,
+        direction: MediaDirection,
+    },
+    /// A re-INVITE offer from the device: the answer comes back as `Command::ReinviteAnswer`.
+    AcceptOffer {
+        leg: LegId,
+        tx: TransactionId,
+        sdp: String,
+    },
+}
+
+pub(crate) struct MediaWorker {
+    media: MediaHandle,
+    legs: HashMap<LegId, MediaLeg>,
+    by_media: HashMap<MediaLeg, LegId>,
+    runtime: mpsc::Sender<Command>,
+}
+
+impl MediaWorker {
+    pub(crate) fn new(media: MediaHandle, runtime: mpsc::Sender<Command>) -> Self {
+        Self {
+            media,
+            legs: HashMap::new(),
+            by_media: HashMap::new(),
+            runtime,
+        }
+    }
+
+    pub(crate) async fn run(
+        mut self,
+        mut ops: mpsc::UnboundedReceiver<MediaOp>,
+        mut events: mpsc::UnboundedReceiver<MediaEvent>,
+    ) {
+        loop {
+            tokio::select! {
+                op = ops.recv() => match op {
+                    Some(op) => self.apply(op).await,
+                    None => break,
+                },
+                Some(ev) = events.recv() => self.on_event(ev).await,
+            }
+        }
+    }
+
+    async fn back(&self, cmd: Command) {
+        let _ = self.runtime.send(cmd).await;
+    }
+
+    fn leg(&self, leg: &LegId) -> Option<MediaLeg> {
+        self.legs.get(leg).copied()
+    }
+
+    async fn apply(&mut self, op: MediaOp) {
+        let m = &self.media;
+        let result = match op {
+            MediaOp::CreateAnswerer { leg, offer } => match m.create_answerer(offer).await {
+                Ok((ml, sdp)) => {
+                    self.legs.insert(leg.clone(), ml);
+                    self.by_media.insert(ml, leg.clone());
+                    self.back(Command::MediaReady {
+                        leg,
+                        sdp: Some(sdp),
+                    })
+                    .await;
+                    Ok(())
+                }
+                Err(e) => {
+                    tracing::warn!(%leg, "answerer failed: {e}");
+                    self.back(Command::MediaReady { leg, sdp: None }).await;
+                    Ok(())
+                }
+            },
+            MediaOp::CreateOfferer { leg } => match m.create_offerer().await {
+                Ok((ml, sdp)) => {
+                    self.legs.insert(leg.clone(), ml);
+                    self.by_media.insert(ml, leg.clone());
+                    self.back(Command::MediaReady {
+                        leg,
+                        sdp: Some(sdp),
+                    })
+                    .await;
+                    Ok(())
+                }
+                Err(e) => {
+                    tracing::warn!(%leg, "offerer failed: {e}");
+                    self.back(Command::MediaReady { leg, sdp: None }).await;
+                    Ok(())
+                }
+            },
+            MediaOp::AcceptAnswer { leg, sdp } => match self.leg(&leg) {
+                Some(ml) => m.accept_answer(ml, sdp).await,
+                None => Ok(()),
+            },
+            MediaOp::Bridge { a, b } => match (self.leg(&a), self.leg(&b)) {
+                (Some(x), Some(y)) => m.bridge(x, y).await,
+                _ => Ok(()),
+            },
+            MediaOp::Unbridge { leg } => match self.leg(&leg) {
+                Some(ml) => m.unbridge(ml).await,
+                None => Ok(()),
+            },
+            MediaOp::Hold { tone_to, on } => match self.leg(&tone_to) {
+                Some(ml) => m.hold(ml, on).await,
+                None => Ok(()),
+            },
+            MediaOp::SendDtmf { leg, digit } => match self.leg(&leg) {
+                Some(ml) => m.send_dtmf(ml, digit.to_string()).await,
+                None => Ok(()),
+            },
+            MediaOp::Mute { leg, on } => match self.leg(&leg) {
+                Some(ml) => m.mute(ml, on).await,
+                None => Ok(()),
+            },
+            MediaOp::Close { leg } => match self.legs.remove(&leg) {
+                Some(ml) => {
+                    self.by_media.remove(&ml);
+                    m.close(ml).await
+                }
+                None => Ok(()),
+            },
+            MediaOp::Reoffer {
+                leg,
+                dialog,
+                direction,
+            } => {
+                let dir = match direction {
+                    MediaDirection::SendOnly => Direction::SendOnly,
+                    MediaDirection::SendRecv => Direction::SendRecv,
+                };
+                let sdp = match self.leg(&leg) {
+                    Some(ml) => m.reoffer(ml, dir).await.ok(),
+                    None => None,
+                };
+                self.back(Command::Reoffer { leg, dialog, sdp }).await;
+                Ok(())
+            }
+            MediaOp::AcceptOffer { leg, tx, sdp } => {
+                let answer = match self.leg(&leg) {
+                    Some(ml) => m.accept_offer_on(ml, sdp).await.ok(),
+                    None => None,
+                };
+                self.back(Command::ReinviteAnswer { tx, sdp: answer }).await;
+                Ok(())
+            }
+        };
+        if let Err(e) = result {
+            tracing::debug!("media operation failed: {e}");
+        }
+    }
+
+    async fn on_event(&mut self, ev: MediaEvent) {
+        match ev {
+            MediaEvent::Dtmf { leg, digit } => {
+                if let Some(l) = self.by_media.get(&leg).cloned() {
+                    self.back(Command::LegDtmf { leg: l, digit }).await;
+                }
+            }
+            MediaEvent::Connected { leg } => {
+                if let Some(l) = self.by_media.get(&leg) {
+                    tracing::info!(leg = %l, "media connected");
+                }
+            }
+            other => tracing::debug!(?other, "media event"),
+        }
+    }
+}
