@@ -14,6 +14,8 @@ pub enum Backend {
 pub struct Store {
     pub(crate) pool: AnyPool,
     pub(crate) backend: Backend,
+    /// `SELECT` of users with their relations, in this backend's JSON dialect.
+    pub(crate) user_select: String,
     /// SQLite allows one writer; multi-statement write transactions take this gate so that they
     /// never fail with `SQLITE_BUSY` half-way. PostgreSQL uses row locks instead.
     write_gate: tokio::sync::Mutex<()>,
@@ -65,6 +67,7 @@ impl Store {
         Ok(Self {
             pool,
             backend,
+            user_select: crate::users::user_select(backend),
             write_gate: tokio::sync::Mutex::new(()),
         })
     }

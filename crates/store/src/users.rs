@@ -1,9 +1,8 @@
 use crate::devices::lookup;
-use crate::licenses::{grant_from, LicenseGrant, GRANT_SELECT};
-use crate::{like_pattern, now_ms, Page, Paged, Store, StoreError, StoreResult};
+use crate::licenses::LicenseGrant;
+use crate::{like_pattern, now_ms, Backend, Page, Paged, Store, StoreError, StoreResult};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
-use std::collections::HashMap;
 
 #[derive(Debug, Clone)]
 pub struct UserRow {
@@ -61,13 +60,68 @@ pub struct UserFilter {
     pub extension: Option<String>,
 }
 
-const USER_SELECT: &str = "SELECT usr.id, usr.domain_id, usr.username, usr.password_hash, \
-    usr.name, usr.email, usr.extension, usr.chat_name, usr.profile, usr.device_id, \
-    usr.created_at, usr.created_by, usr.updated_at, usr.updated_by, \
-    dv.name AS dv_name, dv.account AS dv_account, \
-    cb.name AS cb_name, cb.username AS cb_username, ub.name AS ub_name, ub.username AS ub_username \
-    FROM users usr LEFT JOIN devices dv ON dv.id = usr.device_id \
-    LEFT JOIN users cb ON cb.id = usr.created_by LEFT JOIN users ub ON ub.id = usr.updated_by";
+/// The user columns plus its roles, devices and licences as JSON arrays, so that every read of
+/// users (one or a page) is a single statement. Only the JSON functions differ per backend.
+pub(crate) fn user_select(backend: Backend) -> String {
+    let list = |fields: &str, from: &str| match backend {
+        Backend::Sqlite => format!("(SELECT json_group_array(json_object({fields})) {from})"),
+        Backend::Postgres => {
+            format!("(SELECT COALESCE(json_agg(json_build_object({fields}))::text, '[]') {from})")
+        }
+    };
+    format!(
+        "SELECT usr.id, usr.domain_id, usr.username, usr.password_hash, \
+         usr.name, usr.email, usr.extension, usr.chat_name, usr.profile, usr.device_id, \
+         usr.created_at, usr.created_by, usr.updated_at, usr.updated_by, \
+         dv.name AS dv_name, dv.account AS dv_account, \
+         cb.name AS cb_name, cb.username AS cb_username, ub.name AS ub_name, \
+         ub.username AS ub_username, {roles} AS roles_json, {devices} AS devices_json, \
+         {licenses} AS licenses_json \
+         FROM users usr LEFT JOIN devices dv ON dv.id = usr.device_id \
+         LEFT JOIN users cb ON cb.id = usr.created_by LEFT JOIN users ub ON ub.id = usr.updated_by",
+        roles = list(
+            "'id', r.id, 'name', r.name",
+            "FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = usr.id"
+        ),
+        devices = list(
+            "'id', d.id, 'name', CASE WHEN d.name = '' THEN d.account ELSE d.name END",
+            "FROM devices d WHERE d.user_id = usr.id"
+        ),
+        licenses = list(
+            "'license_id', l.id, 'issued_at', ul.issued_at, 'product', l.product, 'name', l.name, \
+             'scopes', l.scopes, 'not_before', l.not_before, 'not_after', l.not_after",
+            "FROM user_licenses ul JOIN licenses l ON l.id = ul.license_id WHERE ul.user_id = usr.id"
+        ),
+    )
+}
+
+#[derive(serde::Deserialize)]
+struct IdName {
+    id: i64,
+    name: String,
+}
+
+#[derive(serde::Deserialize)]
+struct GrantJson {
+    license_id: String,
+    issued_at: i64,
+    product: String,
+    name: String,
+    scopes: String,
+    not_before: i64,
+    not_after: i64,
+}
+
+fn id_names(r: &AnyRow, col: &str) -> StoreResult<Vec<(i64, String)>> {
+    let raw: String = r.try_get(col)?;
+    let mut v: Vec<(i64, String)> = serde_json::from_str::<Vec<IdName>>(&raw)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|x| (x.id, x.name))
+        .collect();
+    v.sort_by_key(|x| x.0);
+    Ok(v)
+}
 
 fn user_from(r: &AnyRow) -> StoreResult<UserRow> {
     Ok(UserRow {
@@ -81,9 +135,27 @@ fn user_from(r: &AnyRow) -> StoreResult<UserRow> {
         chat_name: r.try_get("chat_name")?,
         profile: r.try_get("profile")?,
         device: lookup(r, "device_id", "dv_name", "dv_account"),
-        devices: Vec::new(),
-        roles: Vec::new(),
-        licenses: Vec::new(),
+        devices: id_names(r, "devices_json")?,
+        roles: id_names(r, "roles_json")?,
+        licenses: {
+            let raw: String = r.try_get("licenses_json")?;
+            let mut v: Vec<LicenseGrant> = serde_json::from_str::<Vec<GrantJson>>(&raw)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|g| LicenseGrant {
+                    user_id: r.try_get("id").unwrap_or_default(),
+                    license_id: g.license_id,
+                    product: g.product,
+                    name: g.name,
+                    scopes: serde_json::from_str(&g.scopes).unwrap_or_default(),
+                    issued_at: g.issued_at,
+                    not_before: g.not_before,
+                    not_after: g.not_after,
+                })
+                .collect();
+            v.sort_by_key(|g| g.issued_at);
+            v
+        },
         created_at: r.try_get("created_at")?,
         created_by: lookup(r, "created_by", "cb_name", "cb_username"),
         updated_at: r.try_get("updated_at")?,
@@ -100,69 +172,17 @@ fn int_list(ids: &[i64]) -> String {
 }
 
 impl Store {
-    /// Fills roles, devices and licences of `users` with three queries in all (no N+1).
-    async fn load_user_relations(&self, users: &mut [UserRow]) -> StoreResult<()> {
-        if users.is_empty() {
-            return Ok(());
-        }
-        let ids = int_list(&users.iter().map(|u| u.id).collect::<Vec<_>>());
-        let mut roles: HashMap<i64, Vec<(i64, String)>> = HashMap::new();
-        for r in sqlx::query(&format!(
-            "SELECT ur.user_id, r.id, r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
-             WHERE ur.user_id IN ({ids}) ORDER BY r.id"
-        ))
-        .fetch_all(&self.pool)
-        .await?
-        {
-            roles
-                .entry(r.try_get("user_id")?)
-                .or_default()
-                .push((r.try_get("id")?, r.try_get("name")?));
-        }
-        let mut devices: HashMap<i64, Vec<(i64, String)>> = HashMap::new();
-        for r in sqlx::query(&format!(
-            "SELECT user_id, id, name, account FROM devices WHERE user_id IN ({ids}) ORDER BY id"
-        ))
-        .fetch_all(&self.pool)
-        .await?
-        {
-            let name: String = r.try_get("name")?;
-            let account: String = r.try_get("account")?;
-            devices.entry(r.try_get("user_id")?).or_default().push((
-                r.try_get("id")?,
-                if name.is_empty() { account } else { name },
-            ));
-        }
-        let mut licenses: HashMap<i64, Vec<LicenseGrant>> = HashMap::new();
-        for r in sqlx::query(&format!(
-            "{GRANT_SELECT} WHERE ul.user_id IN ({ids}) ORDER BY ul.issued_at"
-        ))
-        .fetch_all(&self.pool)
-        .await?
-        {
-            let g = grant_from(&r)?;
-            licenses.entry(g.user_id).or_default().push(g);
-        }
-        for u in users.iter_mut() {
-            u.roles = roles.remove(&u.id).unwrap_or_default();
-            u.devices = devices.remove(&u.id).unwrap_or_default();
-            u.licenses = licenses.remove(&u.id).unwrap_or_default();
-        }
-        Ok(())
-    }
-
     pub async fn get_user(&self, domain_id: i64, id: i64) -> StoreResult<UserRow> {
         let row = sqlx::query(&format!(
-            "{USER_SELECT} WHERE usr.domain_id = $1 AND usr.id = $2"
+            "{} WHERE usr.domain_id = $1 AND usr.id = $2",
+            self.user_select
         ))
         .bind(domain_id)
         .bind(id)
         .fetch_optional(&self.pool)
         .await?
         .ok_or(StoreError::NotFound("user"))?;
-        let mut users = vec![user_from(&row)?];
-        self.load_user_relations(&mut users).await?;
-        Ok(users.remove(0))
+        user_from(&row)
     }
 
     /// A user found by login name within the named domain (sign-in).
@@ -172,8 +192,9 @@ impl Store {
         username: &str,
     ) -> StoreResult<Option<UserRow>> {
         let row = sqlx::query(&format!(
-            "{USER_SELECT} JOIN domains dm ON dm.id = usr.domain_id \
-             WHERE dm.name = $1 AND usr.username = $2"
+            "{} JOIN domains dm ON dm.id = usr.domain_id \
+             WHERE dm.name = $1 AND usr.username = $2",
+            self.user_select
         ))
         .bind(domain_name)
         .bind(username)
@@ -181,11 +202,7 @@ impl Store {
         .await?;
         match row {
             None => Ok(None),
-            Some(r) => {
-                let mut users = vec![user_from(&r)?];
-                self.load_user_relations(&mut users).await?;
-                Ok(users.pop())
-            }
+            Some(r) => Ok(Some(user_from(&r)?)),
         }
     }
 
@@ -199,7 +216,8 @@ impl Store {
             return Ok(None);
         }
         let row = sqlx::query(&format!(
-            "{USER_SELECT} WHERE usr.domain_id = $1 AND usr.extension = $2"
+            "{} WHERE usr.domain_id = $1 AND usr.extension = $2",
+            self.user_select
         ))
         .bind(domain_id)
         .bind(extension)
@@ -207,11 +225,7 @@ impl Store {
         .await?;
         match row {
             None => Ok(None),
-            Some(r) => {
-                let mut users = vec![user_from(&r)?];
-                self.load_user_relations(&mut users).await?;
-                Ok(users.pop())
-            }
+            Some(r) => Ok(Some(user_from(&r)?)),
         }
     }
 
@@ -240,14 +254,15 @@ impl Store {
         };
         let q = f.q.as_deref().unwrap_or("");
         let rows = sqlx::query(&format!(
-            "{USER_SELECT} WHERE usr.domain_id = $1{ids_clause} \
+            "{} WHERE usr.domain_id = $1{ids_clause} \
              AND ($2 = '' OR LOWER(usr.name) LIKE $3 ESCAPE '\\' \
                   OR LOWER(usr.username) LIKE $3 ESCAPE '\\' \
                   OR LOWER(usr.extension) LIKE $3 ESCAPE '\\' \
                   OR LOWER(usr.email) LIKE $3 ESCAPE '\\') \
              AND ($4 = '' OR usr.name = $4) AND ($5 = '' OR usr.username = $5) \
              AND ($6 = '' OR usr.extension = $6) \
-             ORDER BY {order} LIMIT $7 OFFSET $8"
+             ORDER BY {order} LIMIT $7 OFFSET $8",
+            self.user_select
         ))
         .bind(domain_id)
         .bind(q)
@@ -263,9 +278,7 @@ impl Store {
             .iter()
             .map(user_from)
             .collect::<StoreResult<Vec<_>>>()?;
-        let mut paged = Paged::from_rows(rows, page.size);
-        self.load_user_relations(&mut paged.items).await?;
-        Ok(paged)
+        Ok(Paged::from_rows(rows, page.size))
     }
 
     /// Creates a user with its roles, devices and licences in one transaction.
