@@ -186,6 +186,7 @@ async fn run(
     let far = || tokio::time::Instant::now() + Duration::from_secs(3600);
     let sleep = tokio::time::sleep_until(far());
     tokio::pin!(sleep);
+    let mut armed: Option<Instant> = None;
     loop {
         if core.poll_timeout().is_some_and(|t| t <= Instant::now()) {
             core.handle_timeout(Instant::now());
@@ -195,11 +196,15 @@ async fn run(
             let _ = events.send(e);
         }
         let deadline = core.poll_timeout();
-        sleep.as_mut().reset(
-            deadline
-                .map(tokio::time::Instant::from_std)
-                .unwrap_or_else(far),
-        );
+        // Re-arming the timer costs a timer-wheel update: skip it when nothing changed.
+        if deadline != armed {
+            armed = deadline;
+            sleep.as_mut().reset(
+                deadline
+                    .map(tokio::time::Instant::from_std)
+                    .unwrap_or_else(far),
+            );
+        }
         tokio::select! {
             cmd = cmds.recv() => {
                 let Some(cmd) = cmd else { break };
@@ -224,7 +229,10 @@ async fn run(
                     }
                 }
             }
-            _ = &mut sleep, if deadline.is_some() => core.handle_timeout(Instant::now()),
+            _ = &mut sleep, if deadline.is_some() => {
+                armed = None;
+                core.handle_timeout(Instant::now());
+            }
         }
     }
 }
