@@ -36,7 +36,7 @@ else
   exit 1
 fi
 
-for suite in tests/sdk tests/e2e; do
+for suite in tests/sdk tests/e2e tests/demo; do
   if [ -f "$suite/package.json" ]; then
     step "webitel-sdk tests ($suite)"
     (cd "$suite" && npm ci --no-audit --no-fund --loglevel=error &&

@@ -64,6 +64,15 @@ pub struct ServeArgs {
     /// Lifetime of sign-in sessions (POST /api/login), in seconds.
     #[arg(long, env = "SWITCHBOARD_SESSION_TTL", default_value_t = 43200)]
     pub session_ttl: i64,
+    /// Serve the demo SPA at `/` (`--demo false`, `--no-demo` or SWITCHBOARD_DEMO=false: off).
+    #[arg(long, env = "SWITCHBOARD_DEMO", default_value_t = true, action = clap::ArgAction::Set)]
+    pub demo: bool,
+    /// Do not serve the demo SPA.
+    #[arg(long)]
+    pub no_demo: bool,
+    /// The demo SPA's administrator password; generated and printed on first start when unset.
+    #[arg(long, env = "SWITCHBOARD_DEMO_ADMIN_PASSWORD", hide_env_values = true)]
+    pub demo_admin_password: Option<String>,
     #[command(flatten)]
     pub store: StoreArgs,
 }

@@ -1,6 +1,7 @@
 //! `switchboard`: the platform binary. Thin: configuration, wiring, subcommands.
 
 mod config;
+mod demo;
 mod domain;
 mod provision;
 mod serve;

@@ -72,6 +72,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let listener = std::net::TcpListener::bind(args.listen)?;
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
+    let app = crate::demo::mount(app, &args, addr).await?;
     let handle = axum_server::Handle::new();
     let shutdown = handle.clone();
     tokio::spawn(async move {
