@@ -267,3 +267,46 @@ async fn tls_serves_https_on_the_same_listener() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[tokio::test]
+async fn calls_left_open_by_a_crash_are_closed_at_start_up() {
+    if std::env::var("SWITCHBOARD_TEST_PG").is_ok_and(|v| !v.is_empty()) {
+        return; // writes the crash's leftovers straight into the SQLite file
+    }
+    let mut s = Server::start();
+    s.kill9();
+    // What a crash mid-call leaves: a leg answered, never hung up.
+    let store = switchboard_store::Store::open_sqlite(s.data.path())
+        .await
+        .unwrap();
+    let t0 = switchboard_store::now_ms() - 60_000;
+    store
+        .upsert_history(&switchboard_store::HistoryRecord {
+            id: "crashed-leg".into(),
+            domain_id: 1,
+            user_id: Some(1),
+            direction: "outbound".into(),
+            destination: "2021".into(),
+            created_at: t0,
+            answered_at: t0 + 2_000,
+            stored_at: t0 + 20_000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    store.close().await;
+    s.restart();
+    let (st, h) = call(
+        reqwest::Method::GET,
+        &format!("{}/calls/history?id=crashed-leg", s.api()),
+        &s.token,
+        None,
+    )
+    .await;
+    assert_eq!(st, 200, "{h}");
+    let leg = &h["items"][0];
+    assert_eq!(leg["cause"], "SYSTEM_SHUTDOWN", "{h}");
+    assert_eq!(leg["hangup_at"], (t0 + 20_000).to_string());
+    assert_eq!(leg["duration"], 20);
+    assert_eq!(leg["bill_sec"], 18);
+}

@@ -123,6 +123,12 @@ impl Telephony {
         hub: Arc<dyn EventHub>,
         config: TelephonyConfig,
     ) -> Result<Self, switchboard_media::MediaError> {
+        // Legs a crash or kill -9 left open: nothing can still be talking on them.
+        match store.close_live_calls("SYSTEM_SHUTDOWN").await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(legs = n, "closed call legs left open by the last run"),
+            Err(e) => tracing::error!(error = %e, "could not close call legs left open"),
+        }
         let media = MediaServer::start(MediaServerConfig {
             bind: std::net::SocketAddr::new(config.media_address, 0),
             ..Default::default()
