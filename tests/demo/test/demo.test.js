@@ -265,4 +265,13 @@ test('the demo SPA: settings, users, two web phones, a call, history', async (t)
       await shot(p, `10-history-${name}`);
     }
   });
+
+  // Deleting Bob revokes his token: his open page says so.
+  page.once('dialog', (d) => d.accept());
+  await page.getByRole('button', { name: 'Delete Bob Baker' }).click();
+  assert.match(await message(page), /Bob Baker deleted/);
+  await b.page.locator('.reg[data-state="disconnected"]').waitFor({ timeout: 10000 });
+  assert.match(await b.page.locator('.phone .msg-error').textContent(), /revoked/);
+  await shot(b.page, '11-token-revoked-360px');
+  assert.equal((await server.rest('GET', `/users/${users[1].user_id}`)).status, 404);
 });

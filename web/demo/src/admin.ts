@@ -6,6 +6,7 @@ import { field, formValues, h, messages } from './dom';
 export async function settingsPage(root: HTMLElement): Promise<void> {
   const s = await api<SettingsView>('GET', '/settings');
   const msg = messages();
+  const intro = h('p', {}, s.saved ? 'Saved settings.' : 'Defaults: this same server. Test and save them, or enter another platform.');
   const input = (name: string, value: string, type = 'text', extra: Record<string, string | boolean> = {}) =>
     h('input', { name, value, type, autocomplete: 'off', spellcheck: 'false', ...extra });
   const form = h(
@@ -42,6 +43,7 @@ export async function settingsPage(root: HTMLElement): Promise<void> {
         domain: v.domain,
         use_stun: v.use_stun === 'on',
       });
+      intro.textContent = 'Saved settings.';
       msg.show('ok', `Saved. The token works: ${r.check.name} in ${r.check.domain}, ${r.check.licenses} licence(s).`);
     } catch (err) {
       msg.show('error', `Not saved: ${(err as Error).message}`);
@@ -49,7 +51,7 @@ export async function settingsPage(root: HTMLElement): Promise<void> {
   });
   root.replaceChildren(
     h('h1', {}, 'Settings'),
-    h('p', {}, s.saved ? 'Saved settings.' : 'Defaults: this same server. Test and save them, or enter another platform.'),
+    intro,
     form,
   );
 }

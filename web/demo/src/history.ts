@@ -64,12 +64,12 @@ export async function historyPage(root: HTMLElement, me: Me): Promise<void> {
           h('thead', {}, h('tr', {}, ...['When', 'Direction', 'Other party', 'Talk time', 'Result', 'Recording'].map((c) => h('th', { scope: 'col' }, c)))),
           h('tbody', {}, ...items.map((c) =>
             h('tr', { 'data-call-id': c.id },
-              h('td', {}, when(c.created_at)),
-              h('td', {}, c.direction ?? '—'),
-              h('td', {}, party(c)),
-              h('td', {}, `${c.bill_sec ?? 0} s`),
-              h('td', {}, (c.cause ?? '').toLowerCase().replace(/_/g, ' ') || '—'),
-              h('td', {}, ...(c.files ?? []).map((f) =>
+              h('td', { 'data-label': 'When' }, when(c.created_at)),
+              h('td', { 'data-label': 'Direction' }, c.direction ?? '—'),
+              h('td', { 'data-label': 'Other party' }, party(c)),
+              h('td', { 'data-label': 'Talk time' }, `${c.bill_sec ?? 0} s`),
+              h('td', { 'data-label': 'Result' }, (c.cause ?? '').toLowerCase().replace(/_/g, ' ') || '—'),
+              h('td', { 'data-label': 'Recording' }, (c.files ?? []).length === 0 ? '—' : '', ...(c.files ?? []).map((f) =>
                 h('audio', {
                   controls: true, preload: 'none', 'aria-label': `Recording ${f.name ?? f.id}`,
                   src: restUrl(base, `storage/file/${encodeURIComponent(f.id)}/stream?access_token=${encodeURIComponent(me.token)}`),

@@ -48,14 +48,18 @@ export class Phone {
   private regState: HTMLElement;
   private number: HTMLInputElement;
   private callButton: HTMLButtonElement;
+  private dialForm: HTMLFormElement;
+  private padTitle: HTMLElement;
+  private registered = false;
   private incoming: HTMLElement;
   private active: HTMLElement;
   private msg = messages();
   private timer = 0;
-  private onIncoming: () => void;
+  /** Brings the phone page forward: an incoming call, or the connection lost. */
+  private onAttention: () => void;
 
-  constructor(private me: Me, onIncoming: () => void) {
-    this.onIncoming = onIncoming;
+  constructor(private me: Me, onAttention: () => void) {
+    this.onAttention = onAttention;
     this.regState = h('p', { class: 'reg', role: 'status', 'aria-live': 'polite', 'data-state': 'connecting' }, 'Connecting…');
     this.number = h('input', {
       name: 'number', type: 'tel', inputmode: 'tel', autocomplete: 'off', placeholder: 'extension or number',
@@ -73,7 +77,11 @@ export class Phone {
         ),
       ),
     );
-    const dial = h('form', { class: 'card dial' }, field('Number to call', this.number), pad, this.callButton);
+    this.padTitle = h('h2', {}, 'Dial');
+    const numberField = field('Number to call', this.number);
+    numberField.classList.add('number');
+    const dial = h('form', { class: 'card dial', 'data-mode': 'dial' }, this.padTitle, numberField, pad, this.callButton);
+    this.dialForm = dial;
     dial.addEventListener('submit', (e) => {
       e.preventDefault();
       void this.dial();
@@ -96,7 +104,8 @@ export class Phone {
   private setReg(state: string, text: string): void {
     this.regState.dataset.state = state;
     this.regState.textContent = text;
-    this.callButton.disabled = state !== 'registered';
+    this.registered = state === 'registered';
+    this.callButton.disabled = !this.registered || Boolean(this.current());
   }
 
   async start(): Promise<void> {
@@ -114,6 +123,7 @@ export class Phone {
     client.on('disconnected', (code: number, err: Error | null) => {
       this.setReg('disconnected', 'Disconnected from the server');
       if (code !== 1000) {
+        this.onAttention();
         this.msg.show(
           'error',
           err ? describe(err) : `The connection closed (code ${code}). If your user was deleted or its token revoked, ask the administrator; otherwise reload the page.`,
@@ -178,11 +188,12 @@ export class Phone {
       this.msg.show('info', `Call with ${this.party(call)} ended${cause}.`);
     } else {
       this.calls.set(call.id, call);
-      if (action === 'active' && !this.since.has(call.id)) this.since.set(call.id, Date.now());
+      // Timed from the first event that shows the call answered (local clock: no skew).
+      if (call.answeredAt && !this.since.has(call.id)) this.since.set(call.id, Date.now());
       if (action === 'active' || action === 'bridge') this.attachAudio(call);
     }
     this.render();
-    if (action === 'ringing' && call.direction === 'inbound') this.onIncoming();
+    if (action === 'ringing' && call.direction === 'inbound') this.onAttention();
   }
 
   private party(call: Call): string {
@@ -230,6 +241,12 @@ export class Phone {
     if (ringing.length > 0) (this.incoming.querySelector('button.answer') as HTMLButtonElement | null)?.focus();
 
     const call = this.current();
+    const inCall = Boolean(call && call.answeredAt);
+    this.dialForm.dataset.mode = inCall ? 'dtmf' : 'dial';
+    this.padTitle.textContent = inCall ? 'Keypad: sends tones to the call' : 'Dial';
+    (this.dialForm.querySelector('.number') as HTMLElement).hidden = inCall;
+    this.callButton.hidden = inCall;
+    this.callButton.disabled = !this.registered || Boolean(call);
     window.clearInterval(this.timer);
     if (!call) {
       this.active.hidden = true;
@@ -271,7 +288,7 @@ export class Phone {
         act(call.muted ? 'Unmute' : 'Mute', 'mute', () => call.mute(!call.muted), !answered),
         act('Hang up', 'hangup', () => call.hangup()),
       ),
-      answered ? h('p', { class: 'hint' }, 'The dial pad sends DTMF tones now. Sent: ', h('span', { class: 'dtmf-sent' }, this.dtmf.get(call.id) ?? '')) : '',
+      answered ? h('p', { class: 'hint' }, 'Tones sent: ', h('span', { class: 'dtmf-sent' }, this.dtmf.get(call.id) ?? '')) : '',
       transfer,
     );
   }
