@@ -23,6 +23,30 @@
     const audio = document.getElementById('remote');
     audio.srcObject = stream;
     audio.play().catch(() => {});
+    meter(stream);
+  }
+
+  // Loudness of the remote audio in ~21 ms blocks, so tests can tell the hold tone's long
+  // bursts from the fake microphone's short beeps.
+  const levels = [];
+  let ctx = null;
+  function meter(stream) {
+    if (!ctx) ctx = new AudioContext();
+    const src = ctx.createMediaStreamSource(stream);
+    const proc = ctx.createScriptProcessor(1024, 1, 1);
+    const mute = ctx.createGain();
+    mute.gain.value = 0;
+    proc.onaudioprocess = (e) => {
+      const d = e.inputBuffer.getChannelData(0);
+      let sum = 0;
+      for (let i = 0; i < d.length; i++) sum += d[i] * d[i];
+      levels.push({ at: Date.now(), rms: Math.sqrt(sum / d.length) });
+      if (levels.length > 5000) levels.splice(0, 1000);
+    };
+    src.connect(proc);
+    proc.connect(mute);
+    mute.connect(ctx.destination);
+    ctx.resume().catch(() => {});
   }
 
   window.phone = {
@@ -36,6 +60,7 @@
       await client.subscribeCall((action, call) => {
         calls.set(call.id, call);
         record('call', { action, id: call.id, direction: call.direction, cause: call.hangupCause || '' });
+        if (action === 'dtmf') record('dtmf', { id: call.id, digits: call.digits.join('') });
         if (action === 'active' || action === 'bridge') attachAudio(call);
       });
       return client.connectionInfo.sock_id;
@@ -70,6 +95,29 @@
         if (s.type === 'inbound-rtp' && s.kind === 'audio') bytes += s.bytesReceived;
       });
       return bytes;
+    },
+    digits(id) {
+      const c = calls.get(id);
+      return c ? c.digits.join('') : null;
+    },
+    async hold(id) {
+      await calls.get(id).hold();
+    },
+    async unHold(id) {
+      await calls.get(id).unHold();
+    },
+    async sendDTMF(id, digit) {
+      await calls.get(id).sendDTMF(digit);
+    },
+    async blindTransfer(id, destination) {
+      await calls.get(id).blindTransfer(destination);
+    },
+    /** Remote-audio levels since `from` (ms). */
+    levels(from) {
+      return levels.filter((l) => l.at >= from);
+    },
+    actions(id) {
+      return log.filter((e) => e.kind === 'call' && e.id === id).map((e) => e.action);
     },
     async stop() {
       if (client) await client.destroy();
