@@ -2,6 +2,7 @@
 
 use futures_util::future::BoxFuture;
 use serde_json::{Map, Value};
+use switchboard_api::auth::Session;
 use switchboard_api::error::{ApiError, ApiResult};
 use switchboard_api::ws::calls::{CallContext, CallControl, CallReply, CallRequest};
 use switchboard_calls::{CallCommand, HangupCause, LegId, Party};
@@ -27,11 +28,14 @@ fn not_supported(what: &str) -> ApiError {
 }
 
 impl Telephony {
-    async fn control(&self, domain_id: i64, cmd: CallCommand) -> ApiResult<()> {
+    async fn control(&self, s: &Session, cmd: CallCommand) -> ApiResult<()> {
         let (reply, rx) = oneshot::channel();
+        // Users control their own legs; holders of the `write` permission any leg of the domain.
+        let user_id = (!s.permissions.iter().any(|p| p == "write")).then_some(s.user_id);
         if !self
             .send(Command::Control {
-                domain_id,
+                domain_id: s.domain_id,
+                user_id,
                 cmd,
                 reply,
             })
@@ -67,19 +71,43 @@ impl Telephony {
                 destination: r.destination,
             },
             CallRequest::Invite(r) => {
-                let id = LegId(uuid_like());
+                let id = LegId(uuid::Uuid::new_v4().to_string());
                 let cmd = CallCommand::Originate {
                     leg: id.clone(),
                     from: Party::user(s.user_id, s.domain_id, s.extension.clone(), s.name.clone()),
                     destination: r.destination,
                     auto_answer: false,
                 };
-                self.control(s.domain_id, cmd).await?;
+                self.control(s, cmd).await?;
                 let mut m = Map::new();
                 m.insert("id".into(), Value::String(id.0));
                 return Ok(m);
             }
-            CallRequest::CallUser(_) => return Err(not_supported("call_user")),
+            CallRequest::CallUser(r) => {
+                // Rings the caller's own phone first, then the other user's extension.
+                let to = self
+                    .store()
+                    .get_user(s.domain_id, r.to_user_id)
+                    .await
+                    .map_err(ApiError::from)?;
+                if to.extension.is_empty() {
+                    return Err(ApiError::bad_request(
+                        "app.call.create.valid.to",
+                        format!("user {} has no extension to call", r.to_user_id),
+                    ));
+                }
+                let id = LegId(uuid::Uuid::new_v4().to_string());
+                let cmd = CallCommand::Originate {
+                    leg: id.clone(),
+                    from: Party::user(s.user_id, s.domain_id, s.extension.clone(), s.name.clone()),
+                    destination: to.extension,
+                    auto_answer: false,
+                };
+                self.control(s, cmd).await?;
+                let mut m = Map::new();
+                m.insert("call_id".into(), Value::String(id.0));
+                return Ok(m);
+            }
             CallRequest::Bridge(r) => CallCommand::Bridge {
                 leg: leg(&r.from_id),
                 other: leg(&r.to_id),
@@ -93,24 +121,9 @@ impl Telephony {
                 return Err(not_supported("queues"))
             }
         };
-        self.control(s.domain_id, cmd).await?;
+        self.control(s, cmd).await?;
         Ok(Map::new())
     }
-}
-
-/// A random UUID-shaped id (v4 layout) for legs the WebSocket API originates.
-fn uuid_like() -> String {
-    let b: [u8; 16] = rand::random();
-    let h = |r: std::ops::Range<usize>| b[r].iter().map(|x| format!("{x:02x}")).collect::<String>();
-    format!(
-        "{}-{}-4{}-{:x}{}-{}",
-        h(0..4),
-        h(4..6),
-        &h(6..8)[1..],
-        8 | (b[8] & 3),
-        &h(8..10)[2..],
-        h(10..16)
-    )
 }
 
 impl CallControl for Telephony {

@@ -109,6 +109,7 @@ pub struct Telephony {
 
 struct Inner {
     commands: mpsc::Sender<runtime::Command>,
+    store: Arc<Store>,
     next_flow: AtomicU64,
     registrations: Arc<Registrations>,
     changes: broadcast::Sender<RegistrationChange>,
@@ -160,6 +161,7 @@ impl Telephony {
         Ok(Self {
             inner: Arc::new(Inner {
                 commands,
+                store,
                 next_flow: AtomicU64::new(1),
                 registrations,
                 changes,
@@ -170,6 +172,10 @@ impl Telephony {
 
     pub fn config(&self) -> &TelephonyConfig {
         &self.inner.config
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.inner.store
     }
 
     /// Number of live registrations (phones, tabs) of a user.

@@ -86,6 +86,9 @@ pub(crate) enum Command {
     /// A call action from the WebSocket API.
     Control {
         domain_id: i64,
+        /// The caller's user id when it may only control its own legs; `None` for any leg of
+        /// the domain.
+        user_id: Option<i64>,
         cmd: CallCommand,
         reply: oneshot::Sender<Result<(), String>>,
     },
@@ -283,6 +286,7 @@ impl Runtime {
             } => self.on_resolved(lookup, domain_id, result, now),
             Command::Control {
                 domain_id,
+                user_id,
                 cmd,
                 reply,
             } => {
@@ -290,7 +294,9 @@ impl Runtime {
                 let mine = leg.is_none_or(|l| {
                     self.engine
                         .active_call(l, switchboard_store::now_ms())
-                        .is_some_and(|c| c.domain_id == domain_id)
+                        .is_some_and(|c| {
+                            c.domain_id == domain_id && user_id.is_none_or(|u| c.user_id == Some(u))
+                        })
                 });
                 let r = if mine {
                     self.on_control(cmd, now)
