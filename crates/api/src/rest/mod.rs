@@ -1,5 +1,6 @@
 //! REST handlers, one module per resource.
 
+pub mod calls;
 pub mod devices;
 pub mod history;
 pub mod license;
@@ -41,6 +42,13 @@ pub fn routes(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(roles::read, roles::delete))
         .routes(routes!(license::list))
         .routes(routes!(history::search_get, history::search_post))
+        .routes(routes!(calls::create))
+        .routes(routes!(calls::list))
+        .routes(routes!(calls::read, calls::hangup))
+        .routes(routes!(calls::hold))
+        .routes(routes!(calls::unhold))
+        .routes(routes!(calls::dtmf))
+        .routes(routes!(calls::transfer))
         .routes(routes!(session::userinfo_get, session::userinfo_post))
         .routes(routes!(session::logout))
         .routes(routes!(session::users_logout))
