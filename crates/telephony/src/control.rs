@@ -76,7 +76,9 @@ impl Telephony {
                     leg: id.clone(),
                     from: Party::user(s.user_id, s.domain_id, s.extension.clone(), s.name.clone()),
                     destination: r.destination,
-                    auto_answer: false,
+                    // Click-to-call rings the user's own phone first: it picks up by itself
+                    // unless asked not to, as the engine sets `wbt_auto_answer`.
+                    auto_answer: !r.params.disable_auto_answer.unwrap_or(false),
                 };
                 self.control(s, cmd).await?;
                 let mut m = Map::new();

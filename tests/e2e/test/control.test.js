@@ -92,7 +92,9 @@ test('hold, DTMF, blind transfer through webitel-sdk', async (t) => {
   await audioFlows(pb, inB, 'audio A→B after unhold');
 
   // DTMF: one digit per sendDTMF (the server takes the first character, as the engine does).
-  for (const d of '1234#') await pa.evaluate(([id, x]) => window.phone.sendDTMF(id, x), [outA, d]);
+  for (const d of '1234') await pa.evaluate(([id, x]) => window.phone.sendDTMF(id, x), [outA, d]);
+  // The last digit over REST, with A's own token: the same call control.
+  await server.rest('PATCH', `/calls/active/${outA}/dtmf`, { digit: '#' }, a.token);
   await h.until('B collects 1234#', async () => (await pb.evaluate((id) => window.phone.digits(id), inB)) === '1234#');
 
   // Blind transfer: B hands A to C.
@@ -122,4 +124,21 @@ test('hold, DTMF, blind transfer through webitel-sdk', async (t) => {
   assert.equal(leg(inC).transfer_from, inB);
   assert.ok(Number(leg(outA).hold_sec) >= 2, `A hold_sec ${leg(outA).hold_sec}`);
   t.diagnostic(`talk A-B ${(talkStop - talkStart) / 1000} s`);
+
+  // Click-to-call over REST: A's own phone rings with autoAnswer and picks up, then C rings.
+  const seenA = await pa.evaluate(() => window.phone.callIds());
+  const seenC = await pc.evaluate(() => window.phone.callIds());
+  const { id } = await server.rest('POST', '/calls', { destination: c.extension }, a.token);
+  const ownA = await newCall(pa, seenA, 'A\'s phone rings for click-to-call');
+  assert.equal(ownA, id);
+  await waitState(pa, ownA, ['active', 'bridge'], 'A auto-answers');
+  const toC = await newCall(pc, seenC, 'C rings after A answered');
+  await pc.evaluate((x) => window.phone.answer(x), toC);
+  await waitState(pc, toC, ['active', 'bridge'], 'C active (click-to-call)');
+  await h.until('A bridged to C', async () => (await actions(pa, ownA)).includes('bridge'));
+  await audioFlows(pc, toC, 'audio A→C (click-to-call)');
+  const active = await server.rest('GET', '/calls/active', undefined, a.token);
+  assert.ok(active.items.some((x) => x.id === ownA), 'A\'s leg is listed as active');
+  await server.rest('DELETE', `/calls/active/${ownA}`, {}, a.token);
+  await waitState(pc, toC, ['hangup'], 'C sees the REST hangup');
 });
