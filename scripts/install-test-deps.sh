@@ -14,3 +14,9 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+# Recording checks in tests/e2e: ffprobe/ffmpeg for duration and decoding, SoX for levels.
+if ! command -v ffprobe >/dev/null || ! command -v sox >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends ffmpeg sox
+fi

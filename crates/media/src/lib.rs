@@ -14,6 +14,7 @@
 
 mod core;
 mod error;
+mod record;
 mod server;
 mod tone;
 
@@ -22,6 +23,7 @@ pub use crate::core::{
     PayloadKind, Tap, TapPacket,
 };
 pub use crate::error::{MediaError, Result};
+pub use crate::record::{self_delimited, OggWriter, RecordControl, RecordDone, Recorder};
 pub use crate::server::{MediaHandle, MediaServer, MediaServerConfig};
 pub use crate::tone::ToneLoop;
 /// Media direction of an m-line, for hold/unhold re-offers.

@@ -16,6 +16,8 @@ pub struct Store {
     pub(crate) backend: Backend,
     /// `SELECT` of users with their relations, in this backend's JSON dialect.
     pub(crate) user_select: String,
+    /// User rows by id; used only on SQLite (single node).
+    pub(crate) user_cache: Option<crate::cache::UserCache>,
     /// SQLite allows one writer; multi-statement write transactions take this gate so that they
     /// never fail with `SQLITE_BUSY` half-way. PostgreSQL uses row locks instead.
     write_gate: tokio::sync::Mutex<()>,
@@ -68,6 +70,7 @@ impl Store {
             pool,
             backend,
             user_select: crate::users::user_select(backend),
+            user_cache: (backend == Backend::Sqlite).then(Default::default),
             write_gate: tokio::sync::Mutex::new(()),
         })
     }
@@ -86,6 +89,13 @@ impl Store {
             tx: self.pool.begin().await?,
             _gate: gate,
         })
+    }
+
+    /// Retires cached reads after a committed write to users, devices or roles.
+    pub(crate) fn directory_changed(&self) {
+        if let Some(c) = &self.user_cache {
+            c.bump();
+        }
     }
 
     /// `FOR UPDATE` where the backend has row locks.

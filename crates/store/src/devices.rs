@@ -234,6 +234,7 @@ impl Store {
         if res.rows_affected() == 0 {
             return Err(StoreError::NotFound("device"));
         }
+        self.directory_changed();
         self.get_device(domain_id, id).await
     }
 
@@ -259,6 +260,7 @@ impl Store {
                 .await?;
         }
         w.commit().await?;
+        self.directory_changed();
         Ok(deleted)
     }
 }

@@ -2,10 +2,12 @@
 //! `Any` driver: the SQL is written once in the common dialect (`$n` placeholders, `RETURNING`),
 //! and only the schema migrations differ per backend. Nothing else in the workspace touches SQL.
 
+mod cache;
 mod db;
 mod devices;
 mod domains;
 mod error;
+mod files;
 mod history;
 mod licenses;
 mod roles;
@@ -16,6 +18,7 @@ pub use db::{create_postgres_database, Backend, Store};
 pub use devices::{DeviceFilter, DeviceInput, DeviceRow};
 pub use domains::DomainRow;
 pub use error::{StoreError, StoreResult};
+pub use files::FileRow;
 pub use history::{HistoryFilter, HistoryRecord};
 pub use licenses::{LicenseGrant, LicenseRow};
 pub use roles::{Grant, RoleRow};

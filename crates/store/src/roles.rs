@@ -132,6 +132,7 @@ impl Store {
             .bind(id)
             .execute(&self.pool)
             .await?;
+        self.directory_changed();
         Ok(role)
     }
 

@@ -173,6 +173,13 @@ fn int_list(ids: &[i64]) -> String {
 
 impl Store {
     pub async fn get_user(&self, domain_id: i64, id: i64) -> StoreResult<UserRow> {
+        let generation = match &self.user_cache {
+            Some(c) => match c.get(domain_id, id) {
+                Some(row) => return Ok((*row).clone()),
+                None => Some(c.generation()),
+            },
+            None => None,
+        };
         let row = sqlx::query(&format!(
             "{} WHERE usr.domain_id = $1 AND usr.id = $2",
             self.user_select
@@ -182,7 +189,11 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?
         .ok_or(StoreError::NotFound("user"))?;
-        user_from(&row)
+        let user = user_from(&row)?;
+        if let (Some(c), Some(g)) = (&self.user_cache, generation) {
+            c.put(g, std::sync::Arc::new(user.clone()));
+        }
+        Ok(user)
     }
 
     /// A user found by login name within the named domain (sign-in).
@@ -312,6 +323,7 @@ impl Store {
         self.write_user_relations(&mut w.tx, domain_id, id, input, now)
             .await?;
         w.commit().await?;
+        self.directory_changed();
         self.get_user(domain_id, id).await
     }
 
@@ -350,6 +362,7 @@ impl Store {
         self.write_user_relations(&mut w.tx, domain_id, id, input, now)
             .await?;
         w.commit().await?;
+        self.directory_changed();
         self.get_user(domain_id, id).await
     }
 
@@ -496,6 +509,7 @@ impl Store {
                 .await?;
         }
         w.commit().await?;
+        self.directory_changed();
         Ok(deleted)
     }
 }

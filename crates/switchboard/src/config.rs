@@ -30,6 +30,9 @@ impl StoreArgs {
 
 #[derive(Args, Clone, Debug)]
 pub struct ServeArgs {
+    /// Record bridged calls to `<data>/recordings` (Ogg Opus, caller left, callee right).
+    #[arg(long, env = "SWITCHBOARD_RECORD", default_value_t = true, action = clap::ArgAction::Set)]
+    pub record: bool,
     /// Address of the HTTP(S) listener serving REST, WebSocket and SIP over WebSocket.
     #[arg(long, env = "SWITCHBOARD_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,

@@ -6,10 +6,15 @@
 //! the call engine asked for them (a bridge must not overtake the endpoint it bridges).
 
 use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use switchboard_calls::{LegId, MediaDirection};
-use switchboard_media::{Direction, LegId as MediaLeg, MediaEvent, MediaHandle};
+use switchboard_media::{
+    Direction, LegId as MediaLeg, MediaEvent, MediaHandle, RecordControl, RecordDone, Recorder,
+};
 use switchboard_sip::transaction::TransactionId;
+use switchboard_store::{FileRow, Store};
 use tokio::sync::mpsc;
 
 use crate::runtime::Command;
@@ -31,9 +36,11 @@ pub(crate) enum MediaOp {
         leg: LegId,
         sdp: String,
     },
+    /// `a` is recorded on the left channel, `b` on the right, under the call `(id, domain)`.
     Bridge {
         a: LegId,
         b: LegId,
+        call: Option<(String, i64)>,
     },
     Unbridge {
         leg: LegId,
@@ -68,7 +75,97 @@ pub(crate) enum MediaOp {
     },
 }
 
+/// Recording state of the worker: the recorder, where files go, and the file of each call.
+pub(crate) struct Recording {
+    pub(crate) recorder: Recorder,
+    pub(crate) dir: PathBuf,
+    pub(crate) store: Arc<Store>,
+    /// Root call id → file id, while the call has legs.
+    files: HashMap<String, i64>,
+    /// Recorded leg → root call id.
+    legs: HashMap<LegId, String>,
+}
+
+impl Recording {
+    pub(crate) fn new(recorder: Recorder, dir: PathBuf, store: Arc<Store>) -> Self {
+        Self {
+            recorder,
+            dir,
+            store,
+            files: HashMap::new(),
+            legs: HashMap::new(),
+        }
+    }
+
+    /// Attaches both legs of a new bridge, creating the call's file row on its first bridge.
+    async fn bridge(&mut self, call: &str, domain_id: i64, legs: [(&LegId, MediaLeg); 2]) {
+        // Call ids are unique (UUIDs), so they name the files.
+        let path = self.dir.join(format!("{call}.ogg"));
+        let file = match self.files.get(call) {
+            Some(f) => *f,
+            None => {
+                let row = FileRow {
+                    domain_id,
+                    call_id: call.to_string(),
+                    name: format!("{call}.ogg"),
+                    mime_type: "audio/ogg".into(),
+                    start_at: switchboard_store::now_ms(),
+                    path: path.to_string_lossy().into_owned(),
+                    ..Default::default()
+                };
+                match self.store.create_file(&row).await {
+                    Ok(r) => {
+                        self.files.insert(call.to_string(), r.id);
+                        r.id
+                    }
+                    Err(e) => {
+                        tracing::warn!(%call, "recording not registered: {e}");
+                        return;
+                    }
+                }
+            }
+        };
+        for (channel, (leg, ml)) in legs.into_iter().enumerate() {
+            self.legs.insert(leg.clone(), call.to_string());
+            self.recorder.control(RecordControl::Attach {
+                key: file.to_string(),
+                path: path.clone(),
+                leg: ml,
+                channel,
+            });
+        }
+    }
+
+    fn close(&mut self, leg: &LegId, ml: MediaLeg) {
+        let Some(call) = self.legs.remove(leg) else {
+            return;
+        };
+        self.recorder.control(RecordControl::Detach { leg: ml });
+        if !self.legs.values().any(|c| *c == call) {
+            self.files.remove(&call);
+        }
+    }
+}
+
+/// Stores the size and end of each finished recording.
+pub(crate) fn finish_recordings(
+    store: Arc<Store>,
+    done: std::sync::mpsc::Receiver<RecordDone>,
+    rt: tokio::runtime::Handle,
+) {
+    while let Ok(d) = done.recv() {
+        let Ok(id) = d.key.parse::<i64>() else {
+            continue;
+        };
+        let r = rt.block_on(store.finish_file(id, d.bytes as i64, switchboard_store::now_ms()));
+        if let Err(e) = r {
+            tracing::warn!(file = id, "recording not finished in the store: {e}");
+        }
+    }
+}
+
 pub(crate) struct MediaWorker {
+    recording: Option<Recording>,
     media: MediaHandle,
     legs: HashMap<LegId, MediaLeg>,
     by_media: HashMap<MediaLeg, LegId>,
@@ -76,8 +173,13 @@ pub(crate) struct MediaWorker {
 }
 
 impl MediaWorker {
-    pub(crate) fn new(media: MediaHandle, runtime: mpsc::Sender<Command>) -> Self {
+    pub(crate) fn new(
+        media: MediaHandle,
+        runtime: mpsc::Sender<Command>,
+        recording: Option<Recording>,
+    ) -> Self {
         Self {
+            recording,
             media,
             legs: HashMap::new(),
             by_media: HashMap::new(),
@@ -150,8 +252,14 @@ impl MediaWorker {
                 Some(ml) => m.accept_answer(ml, sdp).await,
                 None => Ok(()),
             },
-            MediaOp::Bridge { a, b } => match (self.leg(&a), self.leg(&b)) {
-                (Some(x), Some(y)) => m.bridge(x, y).await,
+            MediaOp::Bridge { a, b, call } => match (self.leg(&a), self.leg(&b)) {
+                (Some(x), Some(y)) => {
+                    let r = m.bridge(x, y).await;
+                    if let (Some(rec), Some((call, domain))) = (&mut self.recording, call) {
+                        rec.bridge(&call, domain, [(&a, x), (&b, y)]).await;
+                    }
+                    r
+                }
                 _ => Ok(()),
             },
             MediaOp::Unbridge { leg } => match self.leg(&leg) {
@@ -173,6 +281,9 @@ impl MediaWorker {
             MediaOp::Close { leg } => match self.legs.remove(&leg) {
                 Some(ml) => {
                     self.by_media.remove(&ml);
+                    if let Some(rec) = &mut self.recording {
+                        rec.close(&leg, ml);
+                    }
                     m.close(ml).await
                 }
                 None => Ok(()),

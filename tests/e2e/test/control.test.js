@@ -107,6 +107,7 @@ test('hold, DTMF, blind transfer through webitel-sdk', async (t) => {
   await audioFlows(pc, inC, 'audio A→C');
   await audioFlows(pa, outA, 'audio C→A');
 
+  const hangupAt = Date.now();
   await pa.evaluate((id) => window.phone.hangup(id), outA);
   await waitState(pc, inC, ['hangup'], 'C sees the hangup');
   await waitState(pa, outA, ['hangup'], 'A call ended');
@@ -124,6 +125,44 @@ test('hold, DTMF, blind transfer through webitel-sdk', async (t) => {
   assert.equal(leg(inC).transfer_from, inB);
   assert.ok(Number(leg(outA).hold_sec) >= 2, `A hold_sec ${leg(outA).hold_sec}`);
   t.diagnostic(`talk A-B ${(talkStop - talkStart) / 1000} s`);
+
+  // The recording: one file for the call (A-B, then A-C), in history, streamable with Range.
+  const withFile = await h.until('recording finished', async () => {
+    const r = await server.rest('GET', `/calls/history?size=50&created_at.from=${t0 - 1000}&created_at.to=${Date.now() + 1000}`);
+    const l = r.items.find((i) => i.id === outA);
+    return l && l.files && l.files[0] && Number(l.files[0].size) > 0 && l;
+  }, 10000);
+  const file = withFile.files[0];
+  assert.equal(file.mime_type, 'audio/ogg');
+  const url = `${server.base}/api/storage/file/${file.id}/stream?access_token=${a.token}`;
+  const whole = Buffer.from(await (await fetch(url)).arrayBuffer());
+  assert.equal(whole.length, Number(file.size));
+  const part = await fetch(url, { headers: { Range: 'bytes=10-99' } });
+  assert.equal(part.status, 206);
+  assert.equal(part.headers.get('content-range'), `bytes 10-99/${whole.length}`);
+  assert.ok(Buffer.from(await part.arrayBuffer()).equals(whole.subarray(10, 100)));
+  const other = await fetch(`${server.base}/api/storage/file/${file.id}/download?access_token=nope`);
+  assert.equal(other.status, 401);
+  const fs = require('node:fs');
+  const os = require('node:os');
+  const path = require('node:path');
+  const { execFileSync } = require('node:child_process');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-rec-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const ogg = path.join(dir, 'rec.ogg');
+  fs.writeFileSync(ogg, whole);
+  const dur = Number(execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', ogg]).toString().trim());
+  const expected = (hangupAt - talkStart) / 1000;
+  console.log(`recording ${dur} s, call answered→hangup ${expected} s, ${whole.length} bytes`);
+  assert.ok(Math.abs(dur - expected) <= 1, `recording duration ${dur} vs ${expected}`);
+  execFileSync('ffmpeg', ['-v', 'error', '-i', ogg, path.join(dir, 'rec.wav')]);
+  const stats = execFileSync('sox', [path.join(dir, 'rec.wav'), '-n', 'stats'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = stats.toString() || '';
+  const text = out || execFileSync('sh', ['-c', `sox '${path.join(dir, 'rec.wav')}' -n stats 2>&1`]).toString();
+  const rms = text.split('\n').find((l) => l.startsWith('RMS lev dB'));
+  console.log(rms);
+  const levels = rms.trim().split(/\s+/).slice(3).map(Number);
+  assert.ok(levels.length === 3 && levels.every((x) => x > -60), `both channels audible: ${rms}`);
 
   // Click-to-call over REST: A's own phone rings with autoAnswer and picks up, then C rings.
   const seenA = await pa.evaluate(() => window.phone.callIds());

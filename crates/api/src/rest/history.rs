@@ -167,11 +167,37 @@ async fn search(st: AppState, c: Caller, v: Value) -> ApiResult<Json<Value>> {
         f.user_ids = vec![c.user_id];
     }
     let res = st.store.search_history(c.domain_id, &f, &page).await?;
+    // Recordings are filed under the root call id; one query for the whole page.
+    let root = |r: &HistoryRecord| {
+        if r.parent_id.is_empty() {
+            r.id.clone()
+        } else {
+            r.parent_id.clone()
+        }
+    };
+    let mut roots: Vec<String> = res.items.iter().map(root).collect();
+    roots.sort();
+    roots.dedup();
+    let files = st.store.files_of_calls(c.domain_id, &roots).await?;
+    let items = res
+        .items
+        .iter()
+        .map(|r| {
+            let mut w = to_wire(r);
+            let id = root(r);
+            w.files = files
+                .iter()
+                .filter(|f| f.call_id == id)
+                .map(super::files::call_file)
+                .collect();
+            w
+        })
+        .collect();
     let list = ListResponse {
         page: None,
         size: None,
         next: res.next,
-        items: res.items.iter().map(to_wire).collect(),
+        items,
     };
     let out = serde_json::to_value(list).unwrap_or_default();
     let mut q = Params::default();

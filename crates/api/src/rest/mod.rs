@@ -2,6 +2,7 @@
 
 pub mod calls;
 pub mod devices;
+pub mod files;
 pub mod history;
 pub mod license;
 pub mod roles;
@@ -49,6 +50,9 @@ pub fn routes(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(calls::unhold))
         .routes(routes!(calls::dtmf))
         .routes(routes!(calls::transfer))
+        .routes(routes!(files::list, files::delete))
+        .routes(routes!(files::download))
+        .routes(routes!(files::stream))
         .routes(routes!(session::userinfo_get, session::userinfo_post))
         .routes(routes!(session::logout))
         .routes(routes!(session::users_logout))

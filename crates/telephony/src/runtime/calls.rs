@@ -585,7 +585,16 @@ impl Runtime {
                 let _ = self.media_ops.send(MediaOp::AcceptAnswer { leg, sdp });
             }
             CallOutput::Bridge { a, b } => {
-                let _ = self.media_ops.send(MediaOp::Bridge { a, b });
+                let call = self.engine.call_of(&a).map(|c| {
+                    (
+                        c.0.clone(),
+                        self.engine
+                            .active_call(&a, wall_ms())
+                            .map(|x| x.domain_id)
+                            .unwrap_or(0),
+                    )
+                });
+                let _ = self.media_ops.send(MediaOp::Bridge { a, b, call });
             }
             CallOutput::Unbridge { leg } => {
                 let _ = self.media_ops.send(MediaOp::Unbridge { leg });
