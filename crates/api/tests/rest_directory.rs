@@ -671,3 +671,75 @@ async fn roles_can_be_created_listed_and_deleted() {
         .await;
     assert_eq!(s, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn reads_follow_every_write_to_a_users_device_and_roles() {
+    let app = TestApp::new().await;
+    let (uid, did, _) = app.provision("9001").await;
+    let path = format!("/api/users/{uid}");
+    let (_, u) = app.get(&path, &app.admin).await;
+    assert_eq!(u["user"]["devices"][0]["name"], "device for 9001");
+    let (s, _) = app
+        .call(
+            Method::PATCH,
+            &format!("/api/devices/{did}"),
+            Some(&app.admin),
+            Some(json!({"name": "desk phone"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, u) = app.get(&path, &app.admin).await;
+    assert_eq!(
+        u["user"]["devices"][0]["name"], "desk phone",
+        "a renamed device shows at once"
+    );
+    let (s, r) = app
+        .post(
+            "/api/roles",
+            &app.admin,
+            json!({"role": {"name": "temp", "scope": [{"class": "calls", "access": "r"}]}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let rid = r["created"]["id"].as_str().unwrap().to_string();
+    let (s, _) = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&app.admin),
+            Some(json!({"roles": [{"id": 2}, {"id": rid}]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, u) = app.get(&path, &app.admin).await;
+    assert_eq!(u["user"]["roles"].as_array().unwrap().len(), 2);
+    let (s, _) = app
+        .call(
+            Method::DELETE,
+            &format!("/api/roles/{rid}"),
+            Some(&app.admin),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, u) = app.get(&path, &app.admin).await;
+    assert_eq!(
+        u["user"]["roles"].as_array().unwrap().len(),
+        1,
+        "a deleted role is gone from the user"
+    );
+    let (s, _) = app
+        .call(
+            Method::DELETE,
+            &format!("/api/devices/{did}"),
+            Some(&app.admin),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, u) = app.get(&path, &app.admin).await;
+    assert!(
+        u["user"].get("device").is_none(),
+        "a deleted device is gone from the user: {u}"
+    );
+}
