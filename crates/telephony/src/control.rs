@@ -114,7 +114,30 @@ impl Telephony {
                 leg: leg(&r.from_id),
                 other: leg(&r.to_id),
             },
-            CallRequest::Recordings { .. } => return Err(not_supported("call_recordings")),
+            CallRequest::Recordings { id } => {
+                // Recordings are filed under the root call: the id itself or its parent.
+                let st = self.store();
+                let mut ids = vec![id.clone()];
+                if let Ok(h) = st.get_history(s.domain_id, &id).await {
+                    if !h.parent_id.is_empty() {
+                        ids.push(h.parent_id);
+                    }
+                }
+                let files = st
+                    .files_of_calls(s.domain_id, &ids)
+                    .await
+                    .map_err(ApiError::from)?;
+                let Some(f) = files.last() else {
+                    return Err(ApiError::new(
+                        404,
+                        "app.call.recordings.not_found",
+                        "no recording",
+                    ));
+                };
+                let mut m = Map::new();
+                m.insert("file_id".into(), Value::String(f.id.to_string()));
+                return Ok(m);
+            }
             CallRequest::Eavesdrop(_) | CallRequest::EavesdropState(_) => {
                 return Err(not_supported("eavesdrop"))
             }
