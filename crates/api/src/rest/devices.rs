@@ -157,15 +157,7 @@ pub async fn search(State(st): State<AppState>, c: Caller, p: Params) -> ApiResu
         user_id: p.int("user.id")?,
     };
     let res = st.store.search_devices(c.domain_id, &filter, &page).await?;
-    let list = ListResponse {
-        page: Some(page.page as i32),
-        size: Some(page.size as i32),
-        next: res.next,
-        items: res.items.iter().map(to_wire).collect(),
-    };
-    Ok(Json(p.select_fields(
-        serde_json::to_value(list).unwrap_or_default(),
-    )))
+    Ok(Json(super::page_json(&p, &page, &res, to_wire)))
 }
 
 /// Read a device: `{"device": …}`.

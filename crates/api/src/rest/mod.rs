@@ -74,3 +74,19 @@ pub(crate) fn oid(v: &(i64, String)) -> ObjectId {
 pub(crate) fn ms(v: i64) -> Option<String> {
     (v != 0).then(|| v.to_string())
 }
+
+/// A webitel-go list reply (`{page, size, next, items}`) with the `fields` selection applied.
+pub(crate) fn page_json<R, T: serde::Serialize>(
+    p: &crate::extract::Params,
+    page: &switchboard_store::Page,
+    res: &switchboard_store::Paged<R>,
+    to_wire: impl Fn(&R) -> T,
+) -> serde_json::Value {
+    let list = switchboard_model::ListResponse {
+        page: Some(page.page as i32),
+        size: Some(page.size as i32),
+        next: res.next,
+        items: res.items.iter().map(to_wire).collect(),
+    };
+    p.select_fields(serde_json::to_value(list).unwrap_or_default())
+}

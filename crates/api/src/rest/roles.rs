@@ -59,15 +59,7 @@ pub async fn search(
         .store
         .search_roles(c.domain_id, p.get("q").or(p.get("name")), &page)
         .await?;
-    let list = ListResponse {
-        page: Some(page.page as i32),
-        size: Some(page.size as i32),
-        next: res.next,
-        items: res.items.iter().map(to_wire).collect(),
-    };
-    Ok(Json(p.select_fields(
-        serde_json::to_value(list).unwrap_or_default(),
-    )))
+    Ok(Json(super::page_json(&p, &page, &res, to_wire)))
 }
 
 #[derive(Deserialize)]
