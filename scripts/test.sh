@@ -30,17 +30,19 @@ if psql "$PG_URL" -qtAc 'select 1' >/dev/null 2>&1 ||
   for db in $(psql "$PG_URL" -qtAc "select datname from pg_database where datname like 'sb_test_%'"); do
     psql "$PG_URL" -qc "drop database if exists $db" >/dev/null || true
   done
-  SWITCHBOARD_TEST_PG="$PG_URL" cargo test --locked -p switchboard-api --tests
+  SWITCHBOARD_TEST_PG="$PG_URL" cargo test --locked -p switchboard-api -p switchboard --tests
 else
   echo "PostgreSQL is not reachable at $PG_URL" >&2
   exit 1
 fi
 
+bin="${CARGO_TARGET_DIR:-$root/target}/debug/switchboard"
+case "$bin" in /*) ;; *) bin="$root/$bin" ;; esac
 for suite in tests/sdk tests/e2e tests/demo; do
   if [ -f "$suite/package.json" ]; then
-    step "webitel-sdk tests ($suite)"
+    step "Node tests with the real webitel-sdk ($suite)"
     (cd "$suite" && npm ci --no-audit --no-fund --loglevel=error &&
-      SWITCHBOARD_BIN="$root/target/debug/switchboard" npm test)
+      SWITCHBOARD_BIN="$bin" npm test)
   fi
 done
 
