@@ -5,9 +5,15 @@
 //! thread. Each call is two peers that connect through ICE/DTLS, get bridged, and then send
 //! 60-byte payloads at 50 pps both ways, stamped with their send time.
 //!
-//! `cargo bench -p switchboard-media --bench calls -- --calls 100 --secs 20` (see bench/calls/run.sh)
+//! With `--record` every call is also recorded as in production: the recorder's tap is installed
+//! on the server and both legs of each call are attached to a recording in a temporary folder.
+//!
+//! `cargo bench -p switchboard-media --bench calls -- --calls 100 --secs 20 [--record]`
+//! (see bench/calls/run.sh)
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,7 +24,9 @@ use str0m::media::{Direction, Frequency, MediaKind, Mid, Pt};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{RtpWrite, SeqNo};
 use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
-use switchboard_media::{LegId, MediaHandle, MediaServer, MediaServerConfig};
+use switchboard_media::{
+    LegId, MediaHandle, MediaServer, MediaServerConfig, RecordControl, RecordDone, Recorder,
+};
 use tokio::net::UdpSocket;
 
 struct Args {
@@ -26,6 +34,7 @@ struct Args {
     secs: u64,
     pps: u64,
     payload: usize,
+    record: bool,
 }
 
 fn args() -> Args {
@@ -34,8 +43,10 @@ fn args() -> Args {
         secs: 20,
         pps: 50,
         payload: 60,
+        record: false,
     };
     let argv: Vec<String> = std::env::args().collect();
+    a.record = argv.iter().any(|v| v == "--record");
     for w in argv.windows(2) {
         let v = || w[1].parse().expect("numeric argument");
         match w[0].as_str() {
@@ -58,6 +69,106 @@ fn thread_cpu() -> Duration {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     Duration::from_nanos(ns)
+}
+
+/// CPU time of this process's thread named `name` (the recorder's), from its schedstat.
+fn named_thread_cpu(name: &str) -> Duration {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Duration::ZERO;
+    };
+    for t in tasks.flatten() {
+        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+        if comm.trim() == name {
+            let s = std::fs::read_to_string(t.path().join("schedstat")).unwrap_or_default();
+            let ns = s
+                .split_whitespace()
+                .next()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            return Duration::from_nanos(ns);
+        }
+    }
+    Duration::ZERO
+}
+
+/// Queue between the media tap and the recorder thread (as crates/telephony sizes it).
+const RECORD_QUEUE: usize = 80_000;
+
+/// The production recorder on the bench's server, writing into a temporary folder.
+struct Recording {
+    recorder: Recorder,
+    done: std::sync::mpsc::Receiver<RecordDone>,
+    dir: PathBuf,
+    /// Opus packets the tap saw (handed to the recorder or dropped).
+    tapped: Arc<AtomicU64>,
+}
+
+impl Recording {
+    async fn start(h: &MediaHandle) -> Recording {
+        let dir =
+            std::env::temp_dir().join(format!("switchboard-bench-calls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (recorder, done) = Recorder::start(RECORD_QUEUE).unwrap();
+        let tapped = Arc::new(AtomicU64::new(0));
+        let count = tapped.clone();
+        let mut inner = recorder.tap();
+        h.set_tap(Some(Box::new(move |p| {
+            if p.kind == switchboard_media::PayloadKind::Opus {
+                count.fetch_add(1, Ordering::Relaxed);
+            }
+            inner(p)
+        })))
+        .await
+        .unwrap();
+        Recording {
+            recorder,
+            done,
+            dir,
+            tapped,
+        }
+    }
+
+    fn attach(&self, call: usize, legs: [LegId; 2]) {
+        for (channel, leg) in legs.into_iter().enumerate() {
+            self.recorder.control(RecordControl::Attach {
+                key: call.to_string(),
+                path: self.dir.join(format!("call-{call}.ogg")),
+                leg,
+                channel,
+            });
+        }
+    }
+
+    /// Ends every recording and waits for the files to be complete; prints the recorder's figures.
+    fn finish(self, legs: &[LegId], calls: usize, recorder_cpu: Duration, window: Duration) {
+        for &leg in legs {
+            self.recorder.control(RecordControl::Detach { leg });
+        }
+        let (mut files, mut bytes, mut audio) = (0usize, 0u64, Duration::ZERO);
+        while files < calls {
+            match self.done.recv_timeout(Duration::from_secs(10)) {
+                Ok(d) => {
+                    files += 1;
+                    bytes += d.bytes;
+                    audio += d.duration;
+                }
+                Err(_) => break,
+            }
+        }
+        let tapped = self.tapped.load(Ordering::Relaxed);
+        let dropped = self.recorder.dropped();
+        println!(
+            "recorder: files={files}/{calls} tapped={tapped} dropped={dropped} ({:.4}%) \
+             ogg_packets_written={} audio={:.0}s bytes={:.1}MB recorder_cpu={:.2}s ({:.1}% of one core)",
+            if tapped == 0 { 0.0 } else { dropped as f64 / tapped as f64 * 100.0 },
+            audio.as_millis() / 20,
+            audio.as_secs_f64(),
+            bytes as f64 / 1e6,
+            recorder_cpu.as_secs_f64(),
+            recorder_cpu.as_secs_f64() / window.as_secs_f64() * 100.0
+        );
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 /// utime + stime of the whole process (clock ticks of 10 ms).
@@ -301,6 +412,15 @@ fn main() {
         })
         .unwrap();
     let handle = rx.recv().unwrap();
+    let recording = if args.record {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        Some(rt.block_on(Recording::start(&handle)))
+    } else {
+        None
+    };
 
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -315,8 +435,11 @@ fn main() {
         let t0 = Instant::now();
         let mut peers = Vec::with_capacity(args.calls * 2);
         let mut legs = Vec::new();
-        for _ in 0..args.calls {
+        for call in 0..args.calls {
             let (a, b, l) = setup_call(&handle, &cert, base).await;
+            if let Some(r) = &recording {
+                r.attach(call, l);
+            }
             legs.extend(l);
             peers.push(a);
             peers.push(b);
@@ -335,16 +458,18 @@ fn main() {
         tokio::time::sleep_until(start.into()).await;
         let cpu0 = handle.call(|_, _| thread_cpu()).await.unwrap();
         let proc0 = process_cpu();
+        let rec0 = named_thread_cpu("recorder");
         tokio::time::sleep_until(stop_send.into()).await;
         let cpu1 = handle.call(|_, _| thread_cpu()).await.unwrap();
         let proc1 = process_cpu();
+        let rec1 = named_thread_cpu("recorder");
 
         let mut peers = Vec::new();
         for t in tasks {
             peers.push(t.await.unwrap());
         }
         let (mut lost_in, mut not_forwarded) = (0, 0);
-        for leg in legs {
+        for &leg in &legs {
             if let Ok(s) = handle.stats(leg).await {
                 lost_in += s.lost_in;
                 not_forwarded += s.not_forwarded;
@@ -395,5 +520,8 @@ fn main() {
             percentile(&delays, 1.0)
         );
         println!("server saw: lost on the way in={lost_in} not forwarded={not_forwarded}");
+        if let Some(r) = recording {
+            r.finish(&legs, args.calls, rec1.saturating_sub(rec0), window);
+        }
     });
 }
