@@ -51,6 +51,10 @@ pub struct TelephonyConfig {
     pub flow_queue: usize,
     /// Folder for call recordings; `None` records nothing.
     pub recordings: Option<std::path::PathBuf>,
+    /// How long an answered leg outlives the SIP WebSocket it was set up over before it is hung
+    /// up, so a page reload mid-call finds the call through `subscribe_call` (as with Webitel,
+    /// where the leg lives on until a media timeout).
+    pub flow_loss_grace: Duration,
 }
 
 impl Default for TelephonyConfig {
@@ -62,6 +66,7 @@ impl Default for TelephonyConfig {
             nonce_ttl_secs: 300,
             flow_queue: 256,
             recordings: None,
+            flow_loss_grace: Duration::from_secs(30),
         }
     }
 }

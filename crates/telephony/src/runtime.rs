@@ -230,6 +230,7 @@ impl Runtime {
             self.layer.poll_timeout(),
             self.registrar.poll_timeout(),
             self.engine.poll_timeout(),
+            self.calls.poll_orphans(),
         ]
         .into_iter()
         .flatten()
@@ -243,6 +244,9 @@ impl Runtime {
         }
         if self.engine.poll_timeout().is_some_and(|t| t <= now) {
             self.call_input(switchboard_calls::Input::Timeout, now);
+        }
+        if self.calls.poll_orphans().is_some_and(|t| t <= now) {
+            self.on_orphans_due(now);
         }
     }
 

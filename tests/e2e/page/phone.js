@@ -69,7 +69,27 @@
       return Boolean(client && client.phone && client.phone.isRegistered && client.phone.isRegistered());
     },
     async call(destination) {
+      // The JsSIP outcome of this INVITE (status and cause of a failure), for the tests.
+      const ua = client.phone && client.phone.ua;
+      if (ua) {
+        ua.once('newRTCSession', ({ session }) => {
+          session.on('failed', (e) => record('sip_failed', {
+            sipId: session.id, cause: e.cause, status: (e.message && e.message.status_code) || 0,
+          }));
+          session.on('ended', (e) => record('sip_ended', { sipId: session.id, cause: e.cause }));
+        });
+      }
       await client.call({ destination, disableStun: true });
+    },
+    /** The JsSIP session paired with a call: whether it has ended (e.g. CANCELed). */
+    sipSession(id) {
+      const c = calls.get(id);
+      const s = c && c.sip && c.sip.session;
+      return s ? { ended: s.isEnded(), status: s.status } : null;
+    },
+    /** The SDK's own call store (`client.allCall()`): what a reloaded page knows. */
+    allCalls() {
+      return client ? client.allCall().map((c) => ({ id: c.id, state: c.state, direction: c.direction })) : [];
     },
     callIds() {
       return [...calls.keys()];

@@ -64,11 +64,18 @@ pub(super) struct Calls {
     reinvites: std::collections::HashMap<TransactionId, LegDialog>,
     /// Domain names by id, learnt from authenticated requests (the realm).
     pub(super) domains: std::collections::HashMap<i64, String>,
+    /// Answered legs whose SIP WebSocket closed, with when they are hung up.
+    orphans: Vec<(Instant, LegId)>,
 }
 
 impl Calls {
     pub(super) fn live(&self) -> usize {
         self.incoming.len()
+    }
+
+    /// When the next orphaned leg is due to be hung up.
+    pub(super) fn poll_orphans(&self) -> Option<Instant> {
+        self.orphans.iter().map(|(at, _)| *at).min()
     }
 }
 
@@ -456,26 +463,37 @@ impl Runtime {
         self.calls.reinvites.remove(&tx);
     }
 
-    /// Legs whose device's WebSocket closed end as if it hung up.
+    /// A SIP WebSocket closed: its answered legs are hung up after the grace period (a page
+    /// reload drops the WebSocket but the call lives on, listed by `subscribe_call`).
     pub(super) fn on_flow_closed_calls(&mut self, flow: FlowId, now: Instant) {
-        let legs: Vec<LegId> = self
+        let mut legs: Vec<LegId> = self
             .calls
             .incoming
             .iter()
             .filter(|(_, i)| i.peer.flow == flow && i.dialog.is_some())
             .map(|(l, _)| l.clone())
             .collect();
+        legs.extend(
+            self.calls
+                .forks
+                .iter()
+                .filter(|(_, f)| f.peer.flow == flow && f.answered)
+                .map(|((leg, _), _)| leg.clone()),
+        );
+        let at = now + self.config.flow_loss_grace;
         for leg in legs {
-            self.call_input(CallInput::LegHungUp { leg }, now);
+            tracing::debug!(%leg, "sip websocket of an answered leg closed");
+            self.calls.orphans.push((at, leg));
         }
-        let forks: Vec<(LegId, ForkId)> = self
-            .calls
-            .forks
-            .iter()
-            .filter(|(_, f)| f.peer.flow == flow && f.answered)
-            .map(|(k, _)| k.clone())
-            .collect();
-        for (leg, _) in forks {
+    }
+
+    /// Hangs up the orphaned legs that are due (those already ended are ignored).
+    pub(super) fn on_orphans_due(&mut self, now: Instant) {
+        let (due, rest) = std::mem::take(&mut self.calls.orphans)
+            .into_iter()
+            .partition(|(at, _)| *at <= now);
+        self.calls.orphans = rest;
+        for (_, leg) in due {
             self.call_input(CallInput::LegHungUp { leg }, now);
         }
     }
