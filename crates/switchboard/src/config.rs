@@ -64,6 +64,10 @@ pub struct ServeArgs {
     /// Seconds a call may ring unanswered before it ends with 480.
     #[arg(long, env = "SWITCHBOARD_NO_ANSWER_TIMEOUT", default_value_t = 60)]
     pub no_answer_timeout: u64,
+    /// Seconds an answered call outlives its browser's closed SIP WebSocket (a page reload
+    /// reconnects within it).
+    #[arg(long, env = "SWITCHBOARD_FLOW_LOSS_GRACE", default_value_t = 30)]
+    pub flow_loss_grace: u64,
     /// Lifetime of sign-in sessions (POST /api/login), in seconds.
     #[arg(long, env = "SWITCHBOARD_SESSION_TTL", default_value_t = 43200)]
     pub session_ttl: i64,

@@ -63,6 +63,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 ip => ip,
             }),
             no_answer_timeout: std::time::Duration::from_secs(args.no_answer_timeout),
+            flow_loss_grace: std::time::Duration::from_secs(args.flow_loss_grace),
             recordings: args.record.then(|| args.store.data.join("recordings")),
             ..Default::default()
         },
