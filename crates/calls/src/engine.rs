@@ -700,8 +700,23 @@ impl Engine {
             CallCommand::Mute { leg, on } => {
                 let l = self.answered_leg(&leg, "mute")?;
                 if l.muted != on {
+                    let hold = l.held_since.is_some();
+                    let peer = l
+                        .bridged
+                        .as_ref()
+                        .and_then(|p| self.legs.get(p))
+                        .filter(|p| p.live() && p.answered())
+                        .map(|p| (p.id.clone(), p.winner));
                     self.legs.get_mut(&leg).expect("live").muted = on;
                     self.out.push_back(Output::Mute { leg, on });
+                    if let Some((peer, fork)) = peer {
+                        self.out.push_back(Output::NotifyMute {
+                            leg: peer,
+                            fork,
+                            on,
+                            hold,
+                        });
+                    }
                 }
                 Ok(())
             }

@@ -52,8 +52,9 @@
 //! bridged with the peer on answer. `Bridge{leg, other}` (`call_bridge`, attended transfer)
 //! bridges the parties of a user's two answered legs to each other and ends both legs with
 //! `ATTENDED_TRANSFER` (each party's `transfer_from` names the user's leg it came through; the
-//! parties may belong to different calls and share fate from then on). `Mute` only instructs the media side (b.8 has no mute
-//! event; the SDK syncs mute over SIP INFO itself).
+//! parties may belong to different calls and share fate from then on). `Mute{leg}` → media `Mute` and, when the leg is bridged,
+//! `NotifyMute{peer}`: an INFO to the peer's device as webitel-sdk sends between browsers (c.3;
+//! b.8 has no mute event, and the SDK's own INFO ends at the server).
 //!
 //! # What the runtime must do
 //! - Pick leg ids for `IncomingCall` and `Originate` with [`Engine::new_leg_id`] (or its own

@@ -304,6 +304,16 @@ pub enum Output {
         fork: Option<ForkId>,
         direction: MediaDirection,
     },
+    /// Tell the leg's device that its peer muted (`on`) or unmuted its audio: an in-dialog INFO
+    /// with `Content-Type: application/json` and `{"videoMuted":false,"audioMuted":on,
+    /// "hold":hold}` (c.3), from which webitel-sdk sets `remoteAudioMuted`/`remoteHold`.
+    /// `hold` is whether the peer holds the call.
+    NotifyMute {
+        leg: LegId,
+        fork: Option<ForkId>,
+        on: bool,
+        hold: bool,
+    },
 
     // ---- media ----
     /// Make the leg's endpoint from the caller's offer; reply `MediaReady` with the answer.
@@ -363,6 +373,7 @@ impl Output {
             | Output::Unhold { leg, .. }
             | Output::SendDtmf { leg, .. }
             | Output::Mute { leg, .. }
+            | Output::NotifyMute { leg, .. }
             | Output::Close { leg } => Some(leg),
             Output::Event(e) => Some(&e.id),
             Output::History(h) => Some(&h.id),

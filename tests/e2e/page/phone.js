@@ -132,6 +132,25 @@
     async blindTransfer(id, destination) {
       await calls.get(id).blindTransfer(destination);
     },
+    async mute(id, on) {
+      await calls.get(id).mute(on);
+    },
+    /** What the SDK learnt from the peer's in-call INFO (`remoteAudioMuted` and friends). */
+    remoteMedia(id) {
+      const c = calls.get(id);
+      return c ? { audioMuted: c.remoteAudioMuted, videoMuted: c.remoteVideoMuted, hold: c.remoteHold } : null;
+    },
+    /** `totalAudioEnergy` of the call's inbound audio (it grows only while sound is played). */
+    async inboundEnergy(id) {
+      const c = calls.get(id);
+      const pc = c && peer(c);
+      if (!pc) return -1;
+      let energy = 0;
+      (await pc.getStats()).forEach((s) => {
+        if (s.type === 'inbound-rtp' && s.kind === 'audio') energy += s.totalAudioEnergy || 0;
+      });
+      return energy;
+    },
     /** Remote-audio levels since `from` (ms). */
     levels(from) {
       return levels.filter((l) => l.at >= from);

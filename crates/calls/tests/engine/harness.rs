@@ -236,6 +236,19 @@ impl H {
             Output::Unhold { leg, .. } => format!("Unhold {}", self.n(leg)),
             Output::SendDtmf { leg, digit } => format!("SendDtmf {} {digit}", self.n(leg)),
             Output::Mute { leg, on } => format!("Mute {} {on}", self.n(leg)),
+            Output::NotifyMute {
+                leg,
+                fork,
+                on,
+                hold,
+            } => format!(
+                "NotifyMute {} {on}{}",
+                match fork {
+                    Some(f) => fk(leg, f),
+                    None => self.n(leg),
+                },
+                if *hold { " hold" } else { "" }
+            ),
             Output::Close { leg } => format!("Close {}", self.n(leg)),
             Output::Resolve { destination, .. } => format!("Resolve {destination}"),
             Output::Event(e) => format!("Event {} {}", self.n(&e.id), e.kind.as_str()),

@@ -107,7 +107,7 @@ fn mute_instructs_media_once() {
         leg: c.a.clone(),
         on: true,
     });
-    assert_eq!(h.show(&outs), ["Mute A true"]);
+    assert_eq!(h.show(&outs), ["Mute A true", "NotifyMute B#0 true"]);
     assert!(h
         .cmd(CallCommand::Mute {
             leg: c.a.clone(),
@@ -115,6 +115,34 @@ fn mute_instructs_media_once() {
         })
         .is_empty());
     assert!(h.e.active_call(&c.a, h.wall).unwrap().muted);
+    let outs = h.cmd(CallCommand::Mute {
+        leg: c.a.clone(),
+        on: false,
+    });
+    assert_eq!(h.show(&outs), ["Mute A false", "NotifyMute B#0 false"]);
+    // The callee's mute reaches the caller's incoming dialog.
+    let outs = h.cmd(CallCommand::Mute {
+        leg: c.b.clone(),
+        on: true,
+    });
+    assert_eq!(h.show(&outs), ["Mute B true", "NotifyMute A true"]);
+}
+
+#[test]
+fn mute_while_holding_says_hold_and_unbridged_mute_tells_nobody() {
+    let mut h = H::new();
+    let c = h.talking();
+    h.cmd(CallCommand::Hold { leg: c.a.clone() });
+    let outs = h.cmd(CallCommand::Mute {
+        leg: c.a.clone(),
+        on: true,
+    });
+    assert_eq!(h.show(&outs), ["Mute A true", "NotifyMute B#0 true hold"]);
+    // B transfers A away: while A waits unbridged, its mute has no one to tell.
+    h.cmd(CallCommand::BlindTransfer {
+        leg: c.b.clone(),
+        destination: "3031".into(),
+    });
     let outs = h.cmd(CallCommand::Mute {
         leg: c.a.clone(),
         on: false,

@@ -635,6 +635,22 @@ impl Runtime {
             CallOutput::Mute { leg, on } => {
                 let _ = self.media_ops.send(MediaOp::Mute { leg, on });
             }
+            CallOutput::NotifyMute {
+                leg,
+                fork,
+                on,
+                hold,
+            } => {
+                if let Some((mut req, peer)) = self.in_dialog_request(&leg, fork, Method::Info) {
+                    req.headers.set(HeaderName::ContentType, "application/json");
+                    req.body = bytes::Bytes::from(
+                        json!({ "audioMuted": on, "videoMuted": false, "hold": hold }).to_string(),
+                    );
+                    if let Err(e) = self.layer.send_request(req, peer, now) {
+                        tracing::debug!(%leg, "INFO not sent: {e}");
+                    }
+                }
+            }
             CallOutput::Close { leg } => {
                 let _ = self.media_ops.send(MediaOp::Close { leg: leg.clone() });
                 self.forget_leg(&leg);
