@@ -5,8 +5,6 @@
 // Run everything inside a loopback-only network namespace (see package.json `test`), so no
 // packet leaves the host.
 'use strict';
-const { spawn } = require('node:child_process');
-const crypto = require('node:crypto');
 const fs = require('node:fs');
 const http = require('node:http');
 const os = require('node:os');
@@ -14,7 +12,7 @@ const path = require('node:path');
 const { chromium } = require('playwright-core');
 
 const ROOT = path.resolve(__dirname, '..');
-const BIN = process.env.SWITCHBOARD_BIN || path.resolve(ROOT, '../../target/debug/switchboard');
+const shared = require('../../lib/server');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -31,88 +29,8 @@ async function until(what, fn, ms = 10000, every = 100) {
   }
 }
 
-async function startServer(extraEnv = {}) {
-  const data = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-e2e-'));
-  const admin = crypto.randomBytes(24).toString('hex');
-  const child = spawn(BIN, ['serve'], {
-    env: {
-      ...process.env,
-      SWITCHBOARD_DATA: data,
-      SWITCHBOARD_LISTEN: '127.0.0.1:0',
-      SWITCHBOARD_BOOTSTRAP_TOKEN: admin,
-      SWITCHBOARD_LOG: process.env.SWITCHBOARD_LOG || 'warn',
-      RUST_LOG: process.env.RUST_LOG || 'warn',
-      ...extraEnv,
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const base = await new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 30000);
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${out}`)));
-    child.stdout.on('data', (chunk) => {
-      out += chunk;
-      const m = out.match(/listening on (https?:\/\/\S+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-  });
-  const server = {
-    base,
-    admin,
-    domain: 'my-company.lo',
-    async stop() {
-      child.kill('SIGINT');
-      await new Promise((r) => { child.once('exit', r); setTimeout(r, 3000); });
-      fs.rmSync(data, { recursive: true, force: true });
-    },
-    async rest(method, url, body, token = admin) {
-      const res = await fetch(`${base}/api${url}`, {
-        method,
-        headers: { 'X-Webitel-Access': token, 'Content-Type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = await res.text();
-      if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${text}`);
-      return text ? JSON.parse(text) : null;
-    },
-    async sipStatus() {
-      const res = await fetch(`${base}/sip/status`);
-      return res.json();
-    },
-  };
-  const roles = await server.rest('GET', '/roles?size=100');
-  server.userRole = roles.items.find((r) => r.name === 'user').id;
-  const lic = await server.rest('GET', '/license');
-  server.licenseId = lic.items[0].id;
-  return server;
-}
-
-let seq = 0;
-
-/** The guide's flow: a WebRTC device, a user owning it with an extension and a licence, a token. */
-async function provisionUser(server) {
-  const n = `${process.pid}${++seq}`;
-  const account = `dev${n}`;
-  const extension = String(2000 + seq);
-  const dev = await server.rest('POST', '/devices', {
-    name: `Phone ${n}`, account, password: crypto.randomBytes(9).toString('base64url'),
-  });
-  const user = await server.rest('POST', '/users', {
-    name: `User ${n}`,
-    username: `u${n}`,
-    password: crypto.randomBytes(12).toString('hex'),
-    extension,
-    roles: [{ id: server.userRole }],
-    device: { id: dev.id },
-    devices: [{ id: dev.id }],
-    license: [{ id: server.licenseId }],
-  });
-  const tok = await server.rest('POST', `/users/${user.id}/tokens`, { usage: 'e2e' });
-  return { id: Number(user.id), extension, account, token: tok.token };
-}
+/** The e2e suite numbers its users from 2000, apart from the SDK suite's. */
+const provisionUser = (server, opts = {}) => shared.provisionUser(server, { extensionBase: 2000, ...opts });
 
 /** Serves page/ and the webitel-sdk bundle from build/ on 127.0.0.1. */
 async function startPages() {
@@ -169,5 +87,5 @@ async function openPhone(browser, pages, server, user) {
 }
 
 module.exports = {
-  startServer, provisionUser, startPages, startBrowser, openPhone, until, sleep,
+  startServer: shared.startServer, provisionUser, startPages, startBrowser, openPhone, until, sleep,
 };
