@@ -70,8 +70,9 @@ pub fn access_bits(letters: &str) -> u32 {
     })
 }
 
-/// An authenticated caller.
-#[derive(Debug, Clone)]
+/// An authenticated caller. Its `Debug` form leaves the bearer token out, so a stray log line
+/// cannot leak it.
+#[derive(Clone)]
 pub struct Session {
     /// The bearer string itself (webitel-sdk reads it back from `hello.session.token`).
     pub token: String,
@@ -91,6 +92,21 @@ pub struct Session {
     pub scopes: Vec<Grant>,
     pub permissions: Vec<String>,
     pub licenses: Vec<LicenseGrant>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("token", &"<redacted>")
+            .field("token_key", &self.token_key)
+            .field("kind", &self.kind)
+            .field("user_id", &self.user_id)
+            .field("username", &self.username)
+            .field("domain_id", &self.domain_id)
+            .field("domain_name", &self.domain_name)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Session {
@@ -397,5 +413,35 @@ impl std::ops::Deref for Caller {
     type Target = Session;
     fn deref(&self) -> &Session {
         &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_the_bearer_token() {
+        let s = Session {
+            token: "secret-bearer-value".into(),
+            token_key: "k1".into(),
+            kind: "token".into(),
+            expires_at: 0,
+            user_id: 7,
+            username: "u".into(),
+            name: String::new(),
+            extension: String::new(),
+            chat_name: String::new(),
+            user_updated_at: 0,
+            domain_id: 1,
+            domain_name: "d".into(),
+            roles: Vec::new(),
+            scopes: Vec::new(),
+            permissions: Vec::new(),
+            licenses: Vec::new(),
+        };
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("secret-bearer-value"), "{shown}");
+        assert!(shown.contains("user_id: 7"), "{shown}");
     }
 }
