@@ -211,43 +211,44 @@ impl MediaWorker {
         self.legs.get(leg).copied()
     }
 
+    /// Maps a newly created media leg to its call leg and tells the runtime its SDP (or that
+    /// there is none).
+    async fn created(
+        &mut self,
+        leg: LegId,
+        created: Result<(MediaLeg, String), switchboard_media::MediaError>,
+        what: &str,
+    ) {
+        match created {
+            Ok((ml, sdp)) => {
+                self.legs.insert(leg.clone(), ml);
+                self.by_media.insert(ml, leg.clone());
+                self.back(Command::MediaReady {
+                    leg,
+                    sdp: Some(sdp),
+                })
+                .await;
+            }
+            Err(e) => {
+                tracing::warn!(%leg, "{what} failed: {e}");
+                self.back(Command::MediaReady { leg, sdp: None }).await;
+            }
+        }
+    }
+
     async fn apply(&mut self, op: MediaOp) {
         let m = &self.media;
         let result = match op {
-            MediaOp::CreateAnswerer { leg, offer } => match m.create_answerer(offer).await {
-                Ok((ml, sdp)) => {
-                    self.legs.insert(leg.clone(), ml);
-                    self.by_media.insert(ml, leg.clone());
-                    self.back(Command::MediaReady {
-                        leg,
-                        sdp: Some(sdp),
-                    })
-                    .await;
-                    Ok(())
-                }
-                Err(e) => {
-                    tracing::warn!(%leg, "answerer failed: {e}");
-                    self.back(Command::MediaReady { leg, sdp: None }).await;
-                    Ok(())
-                }
-            },
-            MediaOp::CreateOfferer { leg } => match m.create_offerer().await {
-                Ok((ml, sdp)) => {
-                    self.legs.insert(leg.clone(), ml);
-                    self.by_media.insert(ml, leg.clone());
-                    self.back(Command::MediaReady {
-                        leg,
-                        sdp: Some(sdp),
-                    })
-                    .await;
-                    Ok(())
-                }
-                Err(e) => {
-                    tracing::warn!(%leg, "offerer failed: {e}");
-                    self.back(Command::MediaReady { leg, sdp: None }).await;
-                    Ok(())
-                }
-            },
+            MediaOp::CreateAnswerer { leg, offer } => {
+                let created = m.create_answerer(offer).await;
+                self.created(leg, created, "answerer").await;
+                Ok(())
+            }
+            MediaOp::CreateOfferer { leg } => {
+                let created = m.create_offerer().await;
+                self.created(leg, created, "offerer").await;
+                Ok(())
+            }
             MediaOp::AcceptAnswer { leg, sdp } => match self.leg(&leg) {
                 Some(ml) => m.accept_answer(ml, sdp).await,
                 None => Ok(()),

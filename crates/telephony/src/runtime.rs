@@ -450,17 +450,38 @@ impl Runtime {
 
     /// REGISTER (§10.3): challenge, look the device up off the actor, then verify and bind.
     fn on_register(&mut self, tx: TransactionId, peer: Peer, req: Request, now: Instant) {
-        let Some((realm, extension)) = to_identity(&req) else {
-            self.reply(tx, &req, 400, now);
+        let identity = to_identity(&req);
+        self.begin_auth(tx, peer, &req, identity, false, now);
+    }
+
+    /// The digest step REGISTER (401, Authorization) and INVITE (407, Proxy-Authorization)
+    /// share: challenge, or look the device up off the actor and park the request until the
+    /// answer comes back.
+    pub(super) fn begin_auth(
+        &mut self,
+        tx: TransactionId,
+        peer: Peer,
+        req: &Request,
+        identity: Option<(String, String)>,
+        proxy: bool,
+        now: Instant,
+    ) {
+        let Some((realm, extension)) = identity else {
+            self.reply(tx, req, 400, now);
             return;
         };
-        let auths = req.headers.authorization().unwrap_or_default();
+        let auths = if proxy {
+            req.headers.proxy_authorization()
+        } else {
+            req.headers.authorization()
+        }
+        .unwrap_or_default();
         let Some(creds) = find_credentials(&auths, &realm).cloned() else {
-            self.challenge(tx, &req, &realm, false, false, now);
+            self.challenge(tx, req, &realm, false, proxy, now);
             return;
         };
         let Some(account) = creds.get("username").map(str::to_owned) else {
-            self.reply(tx, &req, 400, now);
+            self.reply(tx, req, 400, now);
             return;
         };
         self.spawn_auth_lookup(tx, &realm, account, extension);
@@ -470,7 +491,7 @@ impl Runtime {
                 peer,
                 realm,
                 creds,
-                proxy: false,
+                proxy,
             },
         );
     }

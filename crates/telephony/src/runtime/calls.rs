@@ -132,29 +132,8 @@ impl Runtime {
 
     /// An out-of-dialog INVITE: challenge, or look up the caller's device.
     pub(super) fn on_invite(&mut self, tx: TransactionId, peer: Peer, req: Request, now: Instant) {
-        let Some((realm, extension)) = from_identity(&req) else {
-            self.reply(tx, &req, 400, now);
-            return;
-        };
-        let auths = req.headers.proxy_authorization().unwrap_or_default();
-        let Some(creds) = switchboard_sip::digest::find_credentials(&auths, &realm).cloned() else {
-            self.challenge(tx, &req, &realm, false, true, now);
-            return;
-        };
-        let Some(account) = creds.get("username").map(str::to_owned) else {
-            self.reply(tx, &req, 400, now);
-            return;
-        };
-        self.spawn_auth_lookup(tx, &realm, account, extension);
-        self.pending.insert(
-            tx,
-            super::Pending {
-                peer,
-                realm,
-                creds,
-                proxy: true,
-            },
-        );
+        let identity = from_identity(&req);
+        self.begin_auth(tx, peer, &req, identity, true, now);
     }
 
     /// The caller is authenticated as `owner`: the INVITE becomes a leg.
