@@ -132,24 +132,14 @@ impl Session {
         }
     }
 
-    /// The engine's "active scope": classes granted by a currently valid licence that the
-    /// user's roles also grant. Empty means the user may not use the platform.
-    pub fn active_license_scope(&self, now: i64) -> Vec<String> {
-        let mut out: Vec<String> = self
-            .licenses
+    /// Whether the engine's "active scope" is non-empty: some currently valid licence grants a
+    /// class the user's roles also grant. Checked on every request, so it allocates nothing.
+    pub fn licensed(&self, now: i64) -> bool {
+        self.licenses
             .iter()
             .filter(|l| l.active(now))
             .flat_map(|l| l.scopes.iter())
-            .filter(|c| self.scopes.iter().any(|g| g.class.eq_ignore_ascii_case(c)))
-            .cloned()
-            .collect();
-        out.sort();
-        out.dedup();
-        out
-    }
-
-    pub fn licensed(&self, now: i64) -> bool {
-        !self.active_license_scope(now).is_empty()
+            .any(|c| self.scopes.iter().any(|g| g.class.eq_ignore_ascii_case(c)))
     }
 
     /// Holds a valid licence of the named product (e.g. `CALL_CENTER`).
