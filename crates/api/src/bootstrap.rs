@@ -23,6 +23,17 @@ fn builtin_roles() -> Vec<(&'static str, &'static str, Vec<Grant>, Vec<String>)>
         access: access.into(),
     };
     let all = CLASSES.iter().map(|c| g(c, "xrwd")).collect();
+    let user: Vec<Grant> = vec![
+        g("calls", "xrwd"),
+        g("recordings", "r"),
+        g("users", "r"),
+        g("devices", "r"),
+        g("roles", "r"),
+        g("license", "r"),
+    ];
+    // An agent is a user who also works queues.
+    let mut agent = user.clone();
+    agent.extend([g("cc_agent", "rw"), g("cc_queue", "r")]);
     vec![
         (
             "admin",
@@ -42,29 +53,13 @@ fn builtin_roles() -> Vec<(&'static str, &'static str, Vec<Grant>, Vec<String>)>
         (
             "user",
             "Calling user: own calls, recordings, directory read",
-            vec![
-                g("calls", "xrwd"),
-                g("recordings", "r"),
-                g("users", "r"),
-                g("devices", "r"),
-                g("roles", "r"),
-                g("license", "r"),
-            ],
+            user,
             vec!["playback_record_file".into()],
         ),
         (
             "agent",
             "Contact-center agent: calls, queues, own agent state",
-            vec![
-                g("calls", "xrwd"),
-                g("recordings", "r"),
-                g("users", "r"),
-                g("devices", "r"),
-                g("roles", "r"),
-                g("license", "r"),
-                g("cc_agent", "rw"),
-                g("cc_queue", "r"),
-            ],
+            agent,
             vec!["playback_record_file".into()],
         ),
     ]
