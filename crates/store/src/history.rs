@@ -96,6 +96,24 @@ const COLS: &[&str] = &[
     "variables",
 ];
 
+/// Insert-or-replace of one leg, built once: it runs at every state change of every call.
+static UPSERT_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let params = (1..=COLS.len())
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let updates = COLS
+        .iter()
+        .filter(|c| !matches!(**c, "id" | "domain_id"))
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "INSERT INTO calls_history ({}) VALUES ({params}) ON CONFLICT (id) DO UPDATE SET {updates}",
+        COLS.join(", ")
+    )
+});
+
 fn record_from(r: &AnyRow) -> StoreResult<HistoryRecord> {
     let name: Option<String> = r.try_get("u_name").ok().flatten();
     let username: Option<String> = r.try_get("u_username").ok().flatten();
@@ -138,61 +156,47 @@ impl Store {
     /// Writes a leg's current state: inserted the first time, replaced afterwards. Called at
     /// every state change, so a crash loses nothing that was already written.
     pub async fn upsert_history(&self, rec: &HistoryRecord) -> StoreResult<()> {
-        let cols = COLS.join(", ");
-        let params = (1..=COLS.len())
-            .map(|i| format!("${i}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let updates = COLS
-            .iter()
-            .filter(|c| !matches!(**c, "id" | "domain_id"))
-            .map(|c| format!("{c} = excluded.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        sqlx::query(&format!(
-            "INSERT INTO calls_history ({cols}) VALUES ({params}) \
-             ON CONFLICT (id) DO UPDATE SET {updates}"
-        ))
-        .bind(&rec.id)
-        .bind(rec.domain_id)
-        .bind(&rec.parent_id)
-        .bind(&rec.bridged_id)
-        .bind(rec.user_id)
-        .bind(&rec.direction)
-        .bind(&rec.destination)
-        .bind(&rec.from_type)
-        .bind(&rec.from_number)
-        .bind(&rec.from_name)
-        .bind(&rec.from_id)
-        .bind(&rec.to_type)
-        .bind(&rec.to_number)
-        .bind(&rec.to_name)
-        .bind(&rec.to_id)
-        .bind(rec.created_at)
-        .bind(rec.answered_at)
-        .bind(rec.bridged_at)
-        .bind(rec.hangup_at)
-        .bind(if rec.stored_at == 0 {
-            now_ms()
-        } else {
-            rec.stored_at
-        })
-        .bind(rec.duration)
-        .bind(rec.bill_sec)
-        .bind(rec.hold_sec)
-        .bind(rec.wait_sec)
-        .bind(&rec.cause)
-        .bind(rec.sip_code)
-        .bind(&rec.hangup_by)
-        .bind(&rec.transfer_from)
-        .bind(&rec.transfer_to)
-        .bind(if rec.variables.is_empty() {
-            "{}"
-        } else {
-            &rec.variables
-        })
-        .execute(&self.pool)
-        .await?;
+        sqlx::query(&UPSERT_SQL)
+            .bind(&rec.id)
+            .bind(rec.domain_id)
+            .bind(&rec.parent_id)
+            .bind(&rec.bridged_id)
+            .bind(rec.user_id)
+            .bind(&rec.direction)
+            .bind(&rec.destination)
+            .bind(&rec.from_type)
+            .bind(&rec.from_number)
+            .bind(&rec.from_name)
+            .bind(&rec.from_id)
+            .bind(&rec.to_type)
+            .bind(&rec.to_number)
+            .bind(&rec.to_name)
+            .bind(&rec.to_id)
+            .bind(rec.created_at)
+            .bind(rec.answered_at)
+            .bind(rec.bridged_at)
+            .bind(rec.hangup_at)
+            .bind(if rec.stored_at == 0 {
+                now_ms()
+            } else {
+                rec.stored_at
+            })
+            .bind(rec.duration)
+            .bind(rec.bill_sec)
+            .bind(rec.hold_sec)
+            .bind(rec.wait_sec)
+            .bind(&rec.cause)
+            .bind(rec.sip_code)
+            .bind(&rec.hangup_by)
+            .bind(&rec.transfer_from)
+            .bind(&rec.transfer_to)
+            .bind(if rec.variables.is_empty() {
+                "{}"
+            } else {
+                &rec.variables
+            })
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
