@@ -15,7 +15,7 @@ use str0m::config::DtlsCert;
 use str0m::format::{Codec, FormatParams};
 use str0m::media::{Direction, Frequency, MediaKind, Mid, Pt, TelephoneEvent};
 use str0m::net::{Protocol, Receive};
-use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, SeqNo};
+use str0m::rtp::{Extension, ExtensionValues, RtpPacket, RtpWrite, SeqNo};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
 
 use crate::error::{MediaError, Result};
@@ -365,7 +365,13 @@ impl MediaCore {
             .set_ice_lite(self.config.ice_lite)
             .set_dtls_cert(self.cert.clone())
             .clear_codecs()
-            .enable_opus(true, false);
+            .enable_opus(true, false)
+            // Audio only needs the level (forwarded) and the mid. Transport-wide congestion
+            // control would add a feedback packet every 100 ms each way per leg for a bitrate
+            // estimate nobody uses: Opus is forwarded as the browser encoded it.
+            .clear_extension_map()
+            .set_extension(1, Extension::AudioLevel)
+            .set_extension(4, Extension::RtpMid);
         let tele = FormatParams::parse_line("0-16");
         cfg.codec_config().add_config(
             PT_TELE_48K.into(),
@@ -787,10 +793,9 @@ impl MediaCore {
         }
     }
 
-    /// After a write: drain, then advance time so the packet leaves now (MEDIA-NOTES: without
+    /// After a write: advance time so the packet leaves now (MEDIA-NOTES: without
     /// this a written packet waits for the next timer, adding 5–17 ms).
     fn flush(&mut self, leg: LegId, now: Instant) {
-        self.drain(leg);
         if let Some(l) = self.legs.get_mut(&leg) {
             let _ = l.rtc.handle_input(Input::Timeout(now));
             self.drain(leg);
