@@ -443,7 +443,8 @@ impl Engine {
                     return Ok(());
                 }
                 self.set_forks(&leg, contacts);
-                self.out.push_back(Output::CreateOfferer { leg });
+                self.out
+                    .push_back(Output::CreateOfferer { leg, near: None });
             }
             Purpose::Dial {
                 anchor,
@@ -480,6 +481,7 @@ impl Engine {
                 self.set_forks(&new_leg, contacts);
                 self.out.push_back(Output::CreateOfferer {
                     leg: new_leg.clone(),
+                    near: Some(anchor.clone()),
                 });
                 self.history(&new_leg);
                 if !transferred {

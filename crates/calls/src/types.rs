@@ -318,8 +318,9 @@ pub enum Output {
     // ---- media ----
     /// Make the leg's endpoint from the caller's offer; reply `MediaReady` with the answer.
     CreateAnswerer { leg: LegId, offer: String },
-    /// Make the leg's endpoint as offerer; reply `MediaReady` with the offer.
-    CreateOfferer { leg: LegId },
+    /// Make the leg's endpoint as offerer; reply `MediaReady` with the offer. `near` is the leg
+    /// it will be bridged to (the media side keeps both where bridging is cheap).
+    CreateOfferer { leg: LegId, near: Option<LegId> },
     /// The leg's remote answer arrived (to the offer from `CreateOfferer`).
     AcceptAnswer { leg: LegId, sdp: String },
     /// Forward media between two endpoints both ways.
@@ -366,7 +367,7 @@ impl Output {
             | Output::Bye { leg, .. }
             | Output::ReInvite { leg, .. }
             | Output::CreateAnswerer { leg, .. }
-            | Output::CreateOfferer { leg }
+            | Output::CreateOfferer { leg, .. }
             | Output::AcceptAnswer { leg, .. }
             | Output::Unbridge { leg }
             | Output::Hold { leg, .. }

@@ -35,6 +35,7 @@ struct Args {
     pps: u64,
     payload: usize,
     record: bool,
+    shards: usize,
 }
 
 fn args() -> Args {
@@ -44,6 +45,7 @@ fn args() -> Args {
         pps: 50,
         payload: 60,
         record: false,
+        shards: 0,
     };
     let argv: Vec<String> = std::env::args().collect();
     a.record = argv.iter().any(|v| v == "--record");
@@ -54,6 +56,7 @@ fn args() -> Args {
             "--secs" => a.secs = v() as u64,
             "--pps" => a.pps = v() as u64,
             "--payload" => a.payload = v(),
+            "--shards" => a.shards = v(),
             _ => {}
         }
     }
@@ -111,13 +114,16 @@ impl Recording {
         let (recorder, done) = Recorder::start(RECORD_QUEUE).unwrap();
         let tapped = Arc::new(AtomicU64::new(0));
         let count = tapped.clone();
-        let mut inner = recorder.tap();
-        h.set_tap(Some(Box::new(move |p| {
-            if p.kind == switchboard_media::PayloadKind::Opus {
-                count.fetch_add(1, Ordering::Relaxed);
-            }
-            inner(p)
-        })))
+        h.set_tap(|| {
+            let mut inner = recorder.tap();
+            let count = count.clone();
+            Box::new(move |p| {
+                if p.kind == switchboard_media::PayloadKind::Opus {
+                    count.fetch_add(1, Ordering::Relaxed);
+                }
+                inner(p)
+            })
+        })
         .await
         .unwrap();
         Recording {
@@ -373,10 +379,10 @@ fn rand_unit(seed: u16) -> f64 {
 async fn setup_call(h: &MediaHandle, cert: &DtlsCert, base: Instant) -> (Peer, Peer, [LegId; 2]) {
     let mut a = Peer::new(cert, base).await;
     let offer = a.offer();
-    let (leg_a, answer) = h.create_answerer(offer).await.unwrap();
+    let (leg_a, answer) = h.create_answerer(offer, None).await.unwrap();
     a.accept_answer(&answer);
     let mut b = Peer::new(cert, base).await;
-    let (leg_b, offer) = h.create_offerer().await.unwrap();
+    let (leg_b, offer) = h.create_offerer(Some(leg_a)).await.unwrap();
     let answer = b.answer(&offer);
     h.accept_answer(leg_b, answer).await.unwrap();
     h.bridge(leg_a, leg_b).await.unwrap();
@@ -403,9 +409,12 @@ fn main() {
                 .build()
                 .unwrap();
             rt.block_on(async move {
-                let mut server = MediaServer::start(MediaServerConfig::default())
-                    .await
-                    .unwrap();
+                let mut server = MediaServer::start(MediaServerConfig {
+                    shards: args.shards,
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
                 tx.send(server.handle.clone()).unwrap();
                 while server.events.recv().await.is_some() {}
             });
@@ -456,11 +465,11 @@ fn main() {
             .collect();
 
         tokio::time::sleep_until(start.into()).await;
-        let cpu0 = handle.call(|_, _| thread_cpu()).await.unwrap();
+        let cpu0: Duration = handle.call_each(|_, _| thread_cpu()).await.unwrap().into_iter().sum();
         let proc0 = process_cpu();
         let rec0 = named_thread_cpu("recorder");
         tokio::time::sleep_until(stop_send.into()).await;
-        let cpu1 = handle.call(|_, _| thread_cpu()).await.unwrap();
+        let cpu1: Duration = handle.call_each(|_, _| thread_cpu()).await.unwrap().into_iter().sum();
         let proc1 = process_cpu();
         let rec1 = named_thread_cpu("recorder");
 

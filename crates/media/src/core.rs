@@ -82,6 +82,10 @@ pub struct MediaConfig {
     pub candidate_addr: SocketAddr,
     /// ICE-lite (we only answer checks). Browsers are always ICE-controlling against it.
     pub ice_lite: bool,
+    /// This engine's shard and the number of shards: leg ids are numbered so that
+    /// `id % shards == shard` (see [`MediaCore::shard_of`]).
+    pub shard: usize,
+    pub shards: usize,
 }
 
 /// A packet handed to the recording tap: one forwarded or generated RTP payload.
@@ -341,13 +345,18 @@ impl MediaCore {
             tone: ToneLoop::hold(),
             legs: HashMap::new(),
             by_remote: HashMap::new(),
-            next_leg: 1,
+            next_leg: 0,
             heap: BinaryHeap::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             work: VecDeque::new(),
             tap: None,
         }
+    }
+
+    /// The shard that numbered `leg`, out of `shards`.
+    pub fn shard_of(leg: LegId, shards: usize) -> usize {
+        (leg.0 % shards.max(1) as u64) as usize
     }
 
     pub fn config(&self) -> &MediaConfig {
@@ -397,8 +406,9 @@ impl MediaCore {
     }
 
     fn insert_leg(&mut self, leg: Leg) -> LegId {
-        let id = LegId(self.next_leg);
         self.next_leg += 1;
+        let shards = self.config.shards.max(1) as u64;
+        let id = LegId(self.next_leg * shards + self.config.shard as u64);
         self.legs.insert(id, leg);
         id
     }

@@ -1,7 +1,10 @@
-//! The tokio edge of [`MediaCore`]: one UDP socket, one task, commands over a channel.
+//! The I/O edge of [`MediaCore`]: shards, each one thread with a current-thread tokio runtime,
+//! one UDP socket and one core; commands reach a shard over a channel.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
@@ -17,14 +20,16 @@ const RECV_BATCH: usize = 64;
 /// Largest datagram we accept (WebRTC stays under the 1200-byte MTU target).
 const RECV_BUF: usize = 2048;
 
-/// Where the media socket listens and what address browsers are told.
+/// Where the media sockets listen and what address browsers are told.
 #[derive(Debug, Clone)]
 pub struct MediaServerConfig {
-    /// Socket address to bind, e.g. `127.0.0.1:0`.
+    /// Socket address to bind, e.g. `127.0.0.1:0`. With a fixed port P, shard i binds P + i.
     pub bind: SocketAddr,
-    /// IP put in our ICE candidate; defaults to the bound IP (which must then be specific).
+    /// IP put in our ICE candidates; defaults to the bound IP (which must then be specific).
     pub public_ip: Option<IpAddr>,
     pub ice_lite: bool,
+    /// Media threads, each with its own socket and legs; 0 = one per available core.
+    pub shards: usize,
 }
 
 impl Default for MediaServerConfig {
@@ -33,127 +38,241 @@ impl Default for MediaServerConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             public_ip: None,
             ice_lite: true,
+            shards: 1,
         }
     }
 }
 
 type Command = Box<dyn FnOnce(&mut MediaCore, Instant) + Send>;
 
-/// Cheap, cloneable handle to a running [`MediaServer`]; every method runs on the media task.
-#[derive(Clone)]
-pub struct MediaHandle {
+/// One media thread as the handle sees it: where its commands go and how many legs it holds.
+struct Shard {
     tx: mpsc::UnboundedSender<Command>,
+    legs: Arc<AtomicUsize>,
 }
 
-/// A running media engine: its handle, its events and the address its socket is bound to.
+/// Cheap, cloneable handle to a running [`MediaServer`]. Every leg lives on one shard (a thread
+/// with its own socket); a leg's operations run there. Both legs of a bridge must share a shard,
+/// so a leg that will be bridged is created `near` its future peer.
+#[derive(Clone)]
+pub struct MediaHandle {
+    shards: Arc<[Shard]>,
+    /// Where the search for the least-loaded shard starts: spreads ties.
+    next: Arc<AtomicUsize>,
+}
+
+/// A running media engine: its handle, its events (from every shard) and its sockets' addresses.
 pub struct MediaServer {
     pub handle: MediaHandle,
     pub events: mpsc::UnboundedReceiver<MediaEvent>,
+    /// The first shard's socket address.
     pub local_addr: SocketAddr,
+    /// Every shard's socket address, by shard.
+    pub local_addrs: Vec<SocketAddr>,
 }
 
 impl MediaServer {
-    /// Binds the socket, creates the DTLS certificate and spawns the media task. The task ends
-    /// when every [`MediaHandle`] is dropped.
+    /// Binds one socket per shard, creates the DTLS certificates and starts one thread per shard.
+    /// The threads end when every [`MediaHandle`] is dropped.
     pub async fn start(config: MediaServerConfig) -> Result<MediaServer> {
-        let socket = bind_udp(config.bind)?;
-        let local_addr = socket.local_addr()?;
-        let ip = config.public_ip.unwrap_or(local_addr.ip());
-        if ip.is_unspecified() {
-            return Err(MediaError::Io(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "bound to an unspecified address: set public_ip for the ICE candidate",
-            )));
-        }
-        let core = MediaCore::new(MediaConfig {
-            candidate_addr: SocketAddr::new(ip, local_addr.port()),
-            ice_lite: config.ice_lite,
-        });
-        let (tx, cmds) = mpsc::unbounded_channel();
+        let count = match config.shards {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
         let (ev_tx, events) = mpsc::unbounded_channel();
-        tokio::spawn(run(socket, core, cmds, ev_tx));
+        let mut shards = Vec::with_capacity(count);
+        let mut local_addrs = Vec::with_capacity(count);
+        for index in 0..count {
+            let mut bind = config.bind;
+            if bind.port() != 0 {
+                let port = u16::try_from(usize::from(bind.port()) + index).map_err(|_| {
+                    io::Error::new(io::ErrorKind::InvalidInput, "media port range overflows")
+                })?;
+                bind.set_port(port);
+            }
+            let socket = bind_udp(bind)?;
+            let local_addr = socket.local_addr()?;
+            let ip = config.public_ip.unwrap_or(local_addr.ip());
+            if ip.is_unspecified() {
+                return Err(MediaError::Io(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "bound to an unspecified address: set public_ip for the ICE candidate",
+                )));
+            }
+            let core = MediaCore::new(MediaConfig {
+                candidate_addr: SocketAddr::new(ip, local_addr.port()),
+                ice_lite: config.ice_lite,
+                shard: index,
+                shards: count,
+            });
+            let (tx, cmds) = mpsc::unbounded_channel();
+            let legs = Arc::new(AtomicUsize::new(0));
+            let shard_legs = legs.clone();
+            let ev_tx = ev_tx.clone();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            std::thread::Builder::new()
+                .name(format!("media-{index}"))
+                .spawn(move || rt.block_on(run(socket, core, cmds, ev_tx, shard_legs)))?;
+            shards.push(Shard { tx, legs });
+            local_addrs.push(local_addr);
+        }
         Ok(MediaServer {
-            handle: MediaHandle { tx },
+            handle: MediaHandle {
+                shards: shards.into(),
+                next: Arc::new(AtomicUsize::new(0)),
+            },
             events,
-            local_addr,
+            local_addr: local_addrs[0],
+            local_addrs,
         })
     }
 }
 
 impl MediaHandle {
-    /// Runs `f` on the media task with the core and the current time.
-    pub async fn call<R: Send + 'static>(
+    /// Number of shards (media threads).
+    pub fn shards(&self) -> usize {
+        self.shards.len()
+    }
+
+    /// The shard a leg lives on.
+    pub fn shard_of(&self, leg: LegId) -> usize {
+        MediaCore::shard_of(leg, self.shards.len())
+    }
+
+    /// Where a new leg goes: next to `near`, else on the shard with the fewest legs.
+    fn place(&self, near: Option<LegId>) -> usize {
+        if let Some(leg) = near {
+            return self.shard_of(leg);
+        }
+        let n = self.shards.len();
+        let first = self.next.fetch_add(1, Ordering::Relaxed);
+        (0..n)
+            .map(|i| (first + i) % n)
+            .min_by_key(|&i| self.shards[i].legs.load(Ordering::Relaxed))
+            .unwrap_or(0)
+    }
+
+    async fn on_shard<R: Send + 'static>(
         &self,
+        shard: usize,
         f: impl FnOnce(&mut MediaCore, Instant) -> R + Send + 'static,
     ) -> Result<R> {
         let (tx, rx) = oneshot::channel();
-        self.tx
+        let shard = self.shards.get(shard).ok_or(MediaError::Stopped)?;
+        let legs = shard.legs.clone();
+        shard
+            .tx
             .send(Box::new(move |core, now| {
-                let _ = tx.send(f(core, now));
+                let r = f(core, now);
+                // Before the reply, so the next placement sees this leg.
+                legs.store(core.leg_count(), Ordering::Relaxed);
+                let _ = tx.send(r);
             }))
             .map_err(|_| MediaError::Stopped)?;
         rx.await.map_err(|_| MediaError::Stopped)
     }
 
-    pub async fn create_answerer(&self, offer_sdp: String) -> Result<(LegId, String)> {
-        self.call(move |c, now| c.create_answerer(&offer_sdp, now))
+    /// Runs `f` with the core and the current time on the shard that holds `leg`.
+    pub async fn call<R: Send + 'static>(
+        &self,
+        leg: LegId,
+        f: impl FnOnce(&mut MediaCore, Instant) -> R + Send + 'static,
+    ) -> Result<R> {
+        self.on_shard(self.shard_of(leg), f).await
+    }
+
+    /// Runs `f` on every shard, in shard order.
+    pub async fn call_each<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut MediaCore, Instant) -> R + Clone + Send + 'static,
+    ) -> Result<Vec<R>> {
+        let mut out = Vec::with_capacity(self.shards.len());
+        for shard in 0..self.shards.len() {
+            out.push(self.on_shard(shard, f.clone()).await?);
+        }
+        Ok(out)
+    }
+
+    /// A leg for an incoming offer; `near` is the leg it will be bridged to, if it exists yet.
+    pub async fn create_answerer(
+        &self,
+        offer_sdp: String,
+        near: Option<LegId>,
+    ) -> Result<(LegId, String)> {
+        self.on_shard(self.place(near), move |c, now| {
+            c.create_answerer(&offer_sdp, now)
+        })
+        .await?
+    }
+
+    /// A leg we call out on; `near` is the leg it will be bridged to, if it exists yet.
+    pub async fn create_offerer(&self, near: Option<LegId>) -> Result<(LegId, String)> {
+        self.on_shard(self.place(near), |c, now| c.create_offerer(now))
             .await?
     }
 
-    pub async fn create_offerer(&self) -> Result<(LegId, String)> {
-        self.call(|c, now| c.create_offerer(now)).await?
-    }
-
     pub async fn accept_answer(&self, leg: LegId, answer_sdp: String) -> Result<()> {
-        self.call(move |c, now| c.accept_answer(leg, &answer_sdp, now))
+        self.call(leg, move |c, now| c.accept_answer(leg, &answer_sdp, now))
             .await?
     }
 
     pub async fn reoffer(&self, leg: LegId, direction: Direction) -> Result<String> {
-        self.call(move |c, now| c.reoffer(leg, direction, now))
+        self.call(leg, move |c, now| c.reoffer(leg, direction, now))
             .await?
     }
 
     pub async fn accept_offer_on(&self, leg: LegId, offer_sdp: String) -> Result<String> {
-        self.call(move |c, now| c.accept_offer_on(leg, &offer_sdp, now))
+        self.call(leg, move |c, now| c.accept_offer_on(leg, &offer_sdp, now))
             .await?
     }
 
+    /// Forwards media between `a` and `b`; they must live on one shard (see `near`).
     pub async fn bridge(&self, a: LegId, b: LegId) -> Result<()> {
-        self.call(move |c, _| c.bridge(a, b)).await?
+        if self.shard_of(a) != self.shard_of(b) {
+            return Err(MediaError::CrossShard(a, b));
+        }
+        self.call(a, move |c, _| c.bridge(a, b)).await?
     }
 
     pub async fn unbridge(&self, leg: LegId) -> Result<()> {
-        self.call(move |c, _| c.unbridge(leg)).await?
+        self.call(leg, move |c, _| c.unbridge(leg)).await?
     }
 
     pub async fn mute(&self, leg: LegId, on: bool) -> Result<()> {
-        self.call(move |c, _| c.mute(leg, on)).await?
+        self.call(leg, move |c, _| c.mute(leg, on)).await?
     }
 
     pub async fn hold(&self, leg: LegId, on: bool) -> Result<()> {
-        self.call(move |c, now| c.hold(leg, on, now)).await?
+        self.call(leg, move |c, now| c.hold(leg, on, now)).await?
     }
 
     pub async fn send_dtmf(&self, leg: LegId, digits: impl Into<String>) -> Result<()> {
         let digits = digits.into();
-        self.call(move |c, now| c.send_dtmf(leg, &digits, now))
+        self.call(leg, move |c, now| c.send_dtmf(leg, &digits, now))
             .await?
     }
 
     pub async fn close(&self, leg: LegId) -> Result<()> {
-        self.call(move |c, now| c.close(leg, now)).await?
+        self.call(leg, move |c, now| c.close(leg, now)).await?
     }
 
     pub async fn stats(&self, leg: LegId) -> Result<LegStats> {
-        self.call(move |c, _| c.stats(leg))
+        self.call(leg, move |c, _| c.stats(leg))
             .await?
             .ok_or(MediaError::UnknownLeg(leg))
     }
 
-    /// Installs the recording tap (called on the media task for every bridged packet).
-    pub async fn set_tap(&self, tap: Option<Tap>) -> Result<()> {
-        self.call(move |c, _| c.set_tap(tap)).await
+    /// Installs a recording tap on every shard (`make` is called once per shard); the taps are
+    /// called on the media threads for every bridged packet.
+    pub async fn set_tap(&self, make: impl Fn() -> Tap) -> Result<()> {
+        for shard in 0..self.shards.len() {
+            let tap = make();
+            self.on_shard(shard, move |c, _| c.set_tap(Some(tap)))
+                .await?;
+        }
+        Ok(())
     }
 }
 
@@ -161,7 +280,7 @@ impl MediaHandle {
 /// default (~200 KiB, a few hundred small datagrams) overflows in a 20 ms scheduling hiccup.
 const SOCKET_BUFFER: usize = 4 << 20;
 
-fn bind_udp(addr: SocketAddr) -> io::Result<UdpSocket> {
+fn bind_udp(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
     use socket2::{Domain, Protocol, Socket, Type};
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     // Best effort: the kernel caps these at net.core.{r,w}mem_max.
@@ -169,15 +288,19 @@ fn bind_udp(addr: SocketAddr) -> io::Result<UdpSocket> {
     let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
-    UdpSocket::from_std(socket.into())
+    Ok(socket.into())
 }
 
 async fn run(
-    socket: UdpSocket,
+    socket: std::net::UdpSocket,
     mut core: MediaCore,
     mut cmds: mpsc::UnboundedReceiver<Command>,
     events: mpsc::UnboundedSender<MediaEvent>,
+    legs: Arc<AtomicUsize>,
 ) {
+    let Ok(socket) = UdpSocket::from_std(socket) else {
+        return;
+    };
     let local = match socket.local_addr() {
         Ok(a) => a,
         Err(_) => return,
@@ -195,6 +318,7 @@ async fn run(
         while let Some(e) = core.poll_event() {
             let _ = events.send(e);
         }
+        legs.store(core.leg_count(), Ordering::Relaxed);
         let deadline = core.poll_timeout();
         // Re-arming the timer costs a timer-wheel update: skip it when nothing changed.
         if deadline != armed {

@@ -18,7 +18,7 @@ async fn reoffer_changes_our_direction_and_keeps_the_leg_connected() {
     let answer = call.b.answer(&offer);
     assert!(answer.contains("a=recvonly"), "{answer}");
     h.accept_answer(call.leg_b, answer).await.unwrap();
-    let dir = h.call({
+    let dir = h.call(call.leg_b, {
         let leg = call.leg_b;
         move |c, _| c.direction(leg)
     });
@@ -64,5 +64,8 @@ async fn closing_a_leg_reports_it_and_forgets_it() {
         .contains(&switchboard_media::MediaEvent::Closed { leg: call.leg_a }));
     assert!(h.stats(call.leg_a).await.is_err());
     let leg_b = call.leg_b;
-    assert_eq!(h.call(move |c, _| c.peer(leg_b)).await.unwrap(), None);
+    assert_eq!(
+        h.call(leg_b, move |c, _| c.peer(leg_b)).await.unwrap(),
+        None
+    );
 }

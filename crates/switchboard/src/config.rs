@@ -61,6 +61,12 @@ pub struct ServeArgs {
     /// address when unset.
     #[arg(long, env = "SWITCHBOARD_MEDIA_ADDRESS")]
     pub media_address: Option<std::net::IpAddr>,
+    /// First UDP port for media: media thread i listens on this port + i (0: any free ports).
+    #[arg(long, env = "SWITCHBOARD_MEDIA_PORT", default_value_t = 0)]
+    pub media_port: u16,
+    /// Media threads, each with its own UDP socket and share of the calls (0: one per core).
+    #[arg(long, env = "SWITCHBOARD_MEDIA_THREADS", default_value_t = 0)]
+    pub media_threads: usize,
     /// Seconds a call may ring unanswered before it ends with 480.
     #[arg(long, env = "SWITCHBOARD_NO_ANSWER_TIMEOUT", default_value_t = 60)]
     pub no_answer_timeout: u64,

@@ -62,6 +62,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 ip if ip.is_unspecified() => std::net::IpAddr::from([127, 0, 0, 1]),
                 ip => ip,
             }),
+            media_port: args.media_port,
+            media_threads: args.media_threads,
             no_answer_timeout: std::time::Duration::from_secs(args.no_answer_timeout),
             flow_loss_grace: std::time::Duration::from_secs(args.flow_loss_grace),
             recordings: args.record.then(|| args.store.data.join("recordings")),

@@ -41,6 +41,10 @@ pub use runtime::Stats;
 pub struct TelephonyConfig {
     /// Address the media endpoints advertise as their ICE host candidate.
     pub media_address: IpAddr,
+    /// First UDP port of the media sockets (one per media thread, consecutive); 0 = any free.
+    pub media_port: u16,
+    /// Media threads (shards of the media engine); 0 = one per available core.
+    pub media_threads: usize,
     /// Ringing longer than this ends the call with 480.
     pub no_answer_timeout: Duration,
     /// Registration lifetimes.
@@ -61,6 +65,8 @@ impl Default for TelephonyConfig {
     fn default() -> Self {
         Self {
             media_address: IpAddr::from([127, 0, 0, 1]),
+            media_port: 0,
+            media_threads: 0,
             no_answer_timeout: Duration::from_secs(60),
             registrar: RegistrarConfig::default(),
             nonce_ttl_secs: 300,
@@ -139,11 +145,12 @@ impl Telephony {
             Err(e) => tracing::error!(error = %e, "could not close call legs left open"),
         }
         let media = MediaServer::start(MediaServerConfig {
-            bind: std::net::SocketAddr::new(config.media_address, 0),
+            bind: std::net::SocketAddr::new(config.media_address, config.media_port),
+            shards: config.media_threads,
             ..Default::default()
         })
         .await?;
-        tracing::info!(addr = %media.local_addr, "media socket bound");
+        tracing::info!(addrs = ?media.local_addrs, "media sockets bound, one per shard");
         let (commands, rx) = mpsc::channel(4096);
         let registrations = Arc::new(Registrations::default());
         let (changes, _) = broadcast::channel(1024);
@@ -233,7 +240,7 @@ async fn start_recorder(
 ) -> Result<media::Recording, switchboard_media::MediaError> {
     std::fs::create_dir_all(&dir)?;
     let (recorder, done) = Recorder::start(RECORD_QUEUE)?;
-    media.set_tap(Some(recorder.tap())).await?;
+    media.set_tap(|| recorder.tap()).await?;
     let rt = tokio::runtime::Handle::current();
     let st = store.clone();
     std::thread::Builder::new()

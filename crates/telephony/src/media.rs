@@ -29,8 +29,10 @@ pub(crate) enum MediaOp {
         leg: LegId,
         offer: String,
     },
+    /// `near`: the leg it will be bridged to (both must share a media shard).
     CreateOfferer {
         leg: LegId,
+        near: Option<LegId>,
     },
     AcceptAnswer {
         leg: LegId,
@@ -240,12 +242,13 @@ impl MediaWorker {
         let m = &self.media;
         let result = match op {
             MediaOp::CreateAnswerer { leg, offer } => {
-                let created = m.create_answerer(offer).await;
+                let created = m.create_answerer(offer, None).await;
                 self.created(leg, created, "answerer").await;
                 Ok(())
             }
-            MediaOp::CreateOfferer { leg } => {
-                let created = m.create_offerer().await;
+            MediaOp::CreateOfferer { leg, near } => {
+                let near = near.and_then(|n| self.leg(&n));
+                let created = m.create_offerer(near).await;
                 self.created(leg, created, "offerer").await;
                 Ok(())
             }

@@ -232,3 +232,43 @@ fn duplicate_leg_id_is_refused() {
         .unwrap_err();
     assert_eq!(err, switchboard_calls::CallError::LegExists(a));
 }
+
+#[test]
+fn the_called_leg_is_created_next_to_the_leg_it_will_be_bridged_to() {
+    let near_of = |outs: &[switchboard_calls::Output]| {
+        outs.iter().find_map(|o| match o {
+            switchboard_calls::Output::CreateOfferer { near, .. } => Some(near.clone()),
+            _ => None,
+        })
+    };
+    let mut h = H::new();
+    let (a, lookup, _) = h.dial(alice(), "2021");
+    let outs = h.feed(Input::DestinationResolved {
+        lookup,
+        target: switchboard_calls::Target::User {
+            user: bob(),
+            contacts: contacts(1),
+        },
+    });
+    assert_eq!(
+        near_of(&outs),
+        Some(Some(a)),
+        "media of a call shares a shard"
+    );
+
+    // A blind transfer: Carol's leg goes next to the party that stays (A).
+    let c = h.talking();
+    let outs = h.cmd(CallCommand::BlindTransfer {
+        leg: c.b.clone(),
+        destination: "3031".into(),
+    });
+    let lookup = resolve_of(&outs).unwrap().0;
+    let outs = h.feed(Input::DestinationResolved {
+        lookup,
+        target: switchboard_calls::Target::User {
+            user: carol(),
+            contacts: contacts(1),
+        },
+    });
+    assert_eq!(near_of(&outs), Some(Some(c.a)));
+}

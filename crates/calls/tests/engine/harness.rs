@@ -224,7 +224,11 @@ impl H {
                 }
             ),
             Output::CreateAnswerer { leg, .. } => format!("CreateAnswerer {}", self.n(leg)),
-            Output::CreateOfferer { leg } => format!("CreateOfferer {}", self.n(leg)),
+            Output::CreateOfferer { leg, near: None } => format!("CreateOfferer {}", self.n(leg)),
+            Output::CreateOfferer {
+                leg,
+                near: Some(near),
+            } => format!("CreateOfferer {} near {}", self.n(leg), self.n(near)),
             Output::AcceptAnswer { leg, sdp } => format!("AcceptAnswer {} {sdp}", self.n(leg)),
             Output::Bridge { a, b } => format!("Bridge {} {}", self.n(a), self.n(b)),
             Output::Unbridge { leg } => format!("Unbridge {}", self.n(leg)),
@@ -270,7 +274,7 @@ pub fn resolve_of(outs: &[Output]) -> Option<(LookupId, String)> {
 
 pub fn offerer_of(outs: &[Output]) -> Option<LegId> {
     outs.iter().find_map(|o| match o {
-        Output::CreateOfferer { leg } => Some(leg.clone()),
+        Output::CreateOfferer { leg, .. } => Some(leg.clone()),
         _ => None,
     })
 }

@@ -124,7 +124,7 @@ impl World {
                 };
                 self.at(ms + 2, Input::DestinationResolved { lookup, target });
             }
-            Output::CreateAnswerer { leg, .. } | Output::CreateOfferer { leg } => {
+            Output::CreateAnswerer { leg, .. } | Output::CreateOfferer { leg, .. } => {
                 let local_sdp = "sdp".to_owned();
                 self.at(ms + 1, Input::MediaReady { leg, local_sdp });
             }

@@ -267,17 +267,33 @@ pub struct Call {
 
 impl Call {
     pub async fn connect() -> Call {
-        let mut server = MediaServer::start(MediaServerConfig::default())
-            .await
-            .unwrap();
+        Self::setup(false).await
+    }
+
+    /// As `connect`, with an idle leg created first so that the call lands on shard 1.
+    pub async fn connect_on_second_shard() -> Call {
+        Self::setup(true).await
+    }
+
+    async fn setup(occupy_first_shard: bool) -> Call {
+        // Two shards, as on a two-core machine: `b` is created next to `a`.
+        let mut server = MediaServer::start(MediaServerConfig {
+            shards: 2,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
         let h = server.handle.clone();
+        if occupy_first_shard {
+            h.create_offerer(None).await.unwrap();
+        }
         let mut a = Client::new(b'A').await;
         let offer = a.offer();
-        let (leg_a, answer) = h.create_answerer(offer).await.unwrap();
+        let (leg_a, answer) = h.create_answerer(offer, None).await.unwrap();
         a.accept_answer(&answer);
 
         let mut b = Client::new(b'B').await;
-        let (leg_b, offer) = h.create_offerer().await.unwrap();
+        let (leg_b, offer) = h.create_offerer(Some(leg_a)).await.unwrap();
         let answer = b.answer(&offer);
         h.accept_answer(leg_b, answer).await.unwrap();
 

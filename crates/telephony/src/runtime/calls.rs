@@ -575,8 +575,8 @@ impl Runtime {
             CallOutput::CreateAnswerer { leg, offer } => {
                 let _ = self.media_ops.send(MediaOp::CreateAnswerer { leg, offer });
             }
-            CallOutput::CreateOfferer { leg } => {
-                let _ = self.media_ops.send(MediaOp::CreateOfferer { leg });
+            CallOutput::CreateOfferer { leg, near } => {
+                let _ = self.media_ops.send(MediaOp::CreateOfferer { leg, near });
             }
             CallOutput::AcceptAnswer { leg, sdp } => {
                 let _ = self.media_ops.send(MediaOp::AcceptAnswer { leg, sdp });

@@ -1,0 +1,101 @@
+//! The media engine spread over shards: one thread and one socket each, legs placed by load or
+//! next to the leg they will be bridged to.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Call, Client};
+use switchboard_media::{MediaError, MediaServer, MediaServerConfig};
+
+fn candidate_port(sdp: &str) -> u16 {
+    let line = sdp
+        .lines()
+        .find(|l| l.starts_with("a=candidate:"))
+        .expect("a host candidate");
+    // a=candidate:<foundation> <component> udp <priority> <ip> <port> typ host
+    line.split_whitespace().nth(5).unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn new_legs_spread_over_the_shards_each_behind_its_own_socket() {
+    let server = MediaServer::start(MediaServerConfig {
+        shards: 2,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let h = server.handle.clone();
+    assert_eq!(server.local_addrs.len(), 2);
+    assert_ne!(server.local_addrs[0].port(), server.local_addrs[1].port());
+
+    let mut per_shard = [0usize; 2];
+    for _ in 0..4 {
+        let mut c = Client::new(b'X').await;
+        let (leg, answer) = h.create_answerer(c.offer(), None).await.unwrap();
+        let shard = h.shard_of(leg);
+        per_shard[shard] += 1;
+        assert_eq!(
+            candidate_port(&answer),
+            server.local_addrs[shard].port(),
+            "the candidate names the socket of the leg's shard"
+        );
+    }
+    assert_eq!(per_shard, [2, 2], "placed on the least-loaded shard");
+
+    // A leg created near another shares its shard whatever the load.
+    let (near, _) = h.create_offerer(None).await.unwrap();
+    for _ in 0..3 {
+        let (leg, _) = h.create_offerer(Some(near)).await.unwrap();
+        assert_eq!(h.shard_of(leg), h.shard_of(near));
+    }
+}
+
+#[tokio::test]
+async fn legs_on_different_shards_are_not_bridged() {
+    let server = MediaServer::start(MediaServerConfig {
+        shards: 2,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let h = server.handle.clone();
+    let (a, _) = h.create_offerer(None).await.unwrap();
+    let (b, _) = h.create_offerer(None).await.unwrap();
+    assert_ne!(h.shard_of(a), h.shard_of(b));
+    let err = h.bridge(a, b).await.unwrap_err();
+    assert!(matches!(err, MediaError::CrossShard(..)), "{err}");
+    assert_eq!(h.call(a, move |c, _| c.peer(a)).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_fixed_port_gives_consecutive_ports() {
+    // Find a free pair by trying: another process may hold any given port.
+    for base in (42_000u16..43_000).step_by(7) {
+        let started = MediaServer::start(MediaServerConfig {
+            bind: ([127, 0, 0, 1], base).into(),
+            shards: 2,
+            ..Default::default()
+        })
+        .await;
+        if let Ok(server) = started {
+            let ports: Vec<u16> = server.local_addrs.iter().map(|a| a.port()).collect();
+            assert_eq!(ports, [base, base + 1]);
+            return;
+        }
+    }
+    panic!("no two free consecutive ports found");
+}
+
+#[tokio::test]
+async fn a_call_on_the_second_shard_is_bridged_and_reports_events() {
+    // Occupy shard 0 so the call lands on shard 1.
+    let mut call = Call::connect_on_second_shard().await;
+    call.handle().bridge(call.leg_a, call.leg_b).await.unwrap();
+    call.talk(Duration::from_millis(400), true, true).await;
+    call.talk(Duration::from_millis(100), false, false).await;
+    assert_eq!(call.handle().shard_of(call.leg_a), 1);
+    assert!(call.a.sent > 10);
+    assert_eq!(call.b.payloads_from(call.a.tag).len() as u32, call.a.sent);
+    assert_eq!(call.a.payloads_from(call.b.tag).len() as u32, call.b.sent);
+}
