@@ -1,17 +1,28 @@
-//! Concurrent bridged WebRTC calls through one MediaServer.
+//! Concurrent bridged WebRTC calls through a sharded MediaServer, driven by a cheap generator.
 //!
-//! The server runs alone on its own thread (a current-thread tokio runtime), so its CPU time is
-//! that thread's; the load generator (str0m peers standing in for browsers) runs on the main
-//! thread. Each call is two peers that connect through ICE/DTLS, get bridged, and then send
-//! 60-byte payloads at 50 pps both ways, stamped with their send time.
+//! Each call is two str0m peers standing in for browsers (full ICE, DTLS client, SRTP): one calls
+//! in (the server answers), one is called (the server offers, next to the first leg), and the
+//! server bridges them. The peers connect for real; then each peer's str0m encrypts its whole
+//! window of 60-byte Opus-typed packets ahead of time (genuine SRTP of that session, one packet
+//! per 20 ms), and one generator thread replays them on schedule, each from its peer's own
+//! socket, and reads what comes back through level-triggered epoll, one datagram per readiness.
+//! RTP headers travel in clear: the server passes the sender's RTP timestamp through, which
+//! numbers the packet and so gives its send time, so the receiver needs no decryption; one
+//! packet in `VERIFY_EVERY` is still decrypted by the receiving peer's str0m to prove the
+//! forwarded stream is intact. STUN and RTCP go to each peer's str0m, which keeps ICE alive.
+//! The generator thus costs a send and a receive per packet, leaving the machine's cores to the
+//! server, whose CPU is read per media thread from /proc.
 //!
 //! With `--record` every call is also recorded as in production: the recorder's tap is installed
 //! on the server and both legs of each call are attached to a recording in a temporary folder.
 //!
-//! `cargo bench -p switchboard-media --bench calls -- --calls 100 --secs 20 [--record]`
-//! (see bench/calls/run.sh)
+//! `cargo bench -p switchboard-media --bench calls -- --calls 1000 --secs 15 [--shards N]
+//! [--record]` (see bench/calls/run.sh)
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -41,7 +52,7 @@ struct Args {
 fn args() -> Args {
     let mut a = Args {
         calls: 100,
-        secs: 20,
+        secs: 15,
         pps: 50,
         payload: 60,
         record: false,
@@ -63,9 +74,14 @@ fn args() -> Args {
     a
 }
 
-/// CPU time of the calling thread in ns (schedstat: time spent on the CPU).
-fn thread_cpu() -> Duration {
-    let s = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+/// One received packet in this many is also decrypted by the receiving peer.
+const VERIFY_EVERY: u64 = 50;
+/// RTP clock ticks per packet (20 ms of 48 kHz Opus).
+const TICKS: u32 = 960;
+
+/// Time on the CPU from a schedstat file (its first field, in ns).
+fn schedstat(path: impl AsRef<std::path::Path>) -> Duration {
+    let s = std::fs::read_to_string(path).unwrap_or_default();
     let ns = s
         .split_whitespace()
         .next()
@@ -74,24 +90,22 @@ fn thread_cpu() -> Duration {
     Duration::from_nanos(ns)
 }
 
-/// CPU time of this process's thread named `name` (the recorder's), from its schedstat.
-fn named_thread_cpu(name: &str) -> Duration {
+fn this_thread_cpu() -> Duration {
+    schedstat("/proc/thread-self/schedstat")
+}
+
+/// CPU time of this process's threads whose name starts with `prefix`.
+fn threads_cpu(prefix: &str) -> Duration {
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
         return Duration::ZERO;
     };
-    for t in tasks.flatten() {
-        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
-        if comm.trim() == name {
-            let s = std::fs::read_to_string(t.path().join("schedstat")).unwrap_or_default();
-            let ns = s
-                .split_whitespace()
-                .next()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
-            return Duration::from_nanos(ns);
-        }
-    }
-    Duration::ZERO
+    tasks
+        .flatten()
+        .filter(|t| {
+            std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.starts_with(prefix))
+        })
+        .map(|t| schedstat(t.path().join("schedstat")))
+        .sum()
 }
 
 /// Queue between the media tap and the recorder thread (as crates/telephony sizes it).
@@ -177,34 +191,29 @@ impl Recording {
     }
 }
 
-/// utime + stime of the whole process (clock ticks of 10 ms).
-fn process_cpu() -> Duration {
-    let s = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the parenthesised command name, starting at field 3 (state).
-    let rest = s.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let tick = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    Duration::from_millis((tick(11) + tick(12)) * 10)
+/// RFC 5761 demultiplexing: RTP (not RTCP) by the version bits and the payload-type byte.
+fn is_rtp(d: &[u8]) -> bool {
+    d.len() >= 12 && d[0] >> 6 == 2 && !(192..=223).contains(&d[1])
 }
 
+/// A browser stand-in while it connects: a str0m peer on its own socket.
 struct Peer {
     rtc: Rtc,
-    socket: UdpSocket,
+    /// Non-blocking; the connect phase reads it through a tokio clone.
+    socket: std::net::UdpSocket,
     local: SocketAddr,
     mid: Option<Mid>,
     pending: Option<SdpPendingOffer>,
     connected: bool,
-    seq: SeqNo,
     timeout: Instant,
-    sent: u64,
-    received: u64,
-    delays_us: Vec<u32>,
-    base: Instant,
+    /// Decrypted RTP packets (the verification sample).
+    verified: u64,
 }
 
 impl Peer {
-    async fn new(cert: &DtlsCert, base: Instant) -> Peer {
-        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    fn new(cert: &DtlsCert) -> Peer {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.set_nonblocking(true).unwrap();
         let local = socket.local_addr().unwrap();
         let mut cfg = RtcConfig::new()
             .set_rtp_mode(true)
@@ -229,12 +238,8 @@ impl Peer {
             mid: None,
             pending: None,
             connected: false,
-            seq: 1.into(),
             timeout: now,
-            sent: 0,
-            received: 0,
-            delays_us: Vec::new(),
-            base,
+            verified: 0,
         }
     }
 
@@ -244,7 +249,6 @@ impl Peer {
         let (offer, pending) = api.apply().unwrap();
         self.mid = Some(mid);
         self.pending = Some(pending);
-        self.drain();
         offer.to_sdp_string()
     }
 
@@ -252,43 +256,102 @@ impl Peer {
         let answer = SdpAnswer::from_sdp_string(sdp).unwrap();
         let pending = self.pending.take().unwrap();
         self.rtc.sdp_api().accept_answer(pending, answer).unwrap();
-        self.drain();
     }
 
     fn answer(&mut self, sdp: &str) -> String {
         let offer = SdpOffer::from_sdp_string(sdp).unwrap();
         let answer = self.rtc.sdp_api().accept_offer(offer).unwrap();
-        self.drain();
         answer.to_sdp_string()
     }
 
-    fn drain(&mut self) {
+    /// Polls str0m until it asks for a timeout; `rtp` receives the outgoing RTP datagrams
+    /// (everything else is sent at once).
+    fn drain(&mut self, mut rtp: impl FnMut(SocketAddr, &[u8])) {
         loop {
             match self.rtc.poll_output() {
                 Ok(Output::Timeout(t)) => {
                     self.timeout = t;
                     return;
                 }
+                Ok(Output::Transmit(t)) if is_rtp(&t.contents) => rtp(t.destination, &t.contents),
                 Ok(Output::Transmit(t)) => {
-                    let _ = self.socket.try_send_to(&t.contents, t.destination);
+                    let _ = self.socket.send_to(&t.contents, t.destination);
                 }
                 Ok(Output::Event(e)) => match e {
                     Event::Connected => self.connected = true,
                     Event::MediaAdded(m) if self.mid.is_none() => self.mid = Some(m.mid),
-                    Event::RtpPacket(p) => {
-                        self.received += 1;
-                        if let Some(b) = p.payload.get(1..9) {
-                            let sent_ns = u64::from_be_bytes(b.try_into().expect("8 bytes"));
-                            let now_ns = self.base.elapsed().as_nanos() as u64;
-                            self.delays_us
-                                .push((now_ns.saturating_sub(sent_ns) / 1000) as u32);
-                        }
-                    }
+                    Event::RtpPacket(_) => self.verified += 1,
                     _ => {}
                 },
                 Err(_) => return,
             }
         }
+    }
+
+    fn input(&mut self, d: &[u8], source: SocketAddr, now: Instant) {
+        if let Ok(recv) = Receive::new(Protocol::Udp, source, self.local, d) {
+            let _ = self.rtc.handle_input(Input::Receive(now, recv));
+            self.drain(|_, _| {});
+        }
+    }
+
+    /// Runs ICE and DTLS until connected (or `until`).
+    async fn connect(mut self, until: Instant) -> Peer {
+        let mut buf = vec![0u8; 2048];
+        let socket = UdpSocket::from_std(self.socket.try_clone().unwrap()).unwrap();
+        self.drain(|_, _| {});
+        while !self.connected && Instant::now() < until {
+            let now = Instant::now();
+            if self.timeout <= now {
+                let _ = self.rtc.handle_input(Input::Timeout(now));
+                self.drain(|_, _| {});
+            }
+            let wake = self.timeout.min(until);
+            tokio::select! {
+                r = socket.recv_from(&mut buf) => {
+                    if let Ok((n, src)) = r {
+                        self.input(&buf[..n], src, Instant::now());
+                    }
+                }
+                _ = tokio::time::sleep_until(wake.into()) => {}
+            }
+        }
+        self
+    }
+
+    /// Encrypts the peer's whole window ahead of time: packet k has sequence number k + 1 and
+    /// RTP time k × 960, and carries `len` bytes of payload.
+    fn pregenerate(&mut self, count: usize, len: usize) -> Packets {
+        let mut out = Packets {
+            bytes: Vec::with_capacity(count * (len + 40)),
+            ends: Vec::with_capacity(count),
+            server: None,
+        };
+        let pt = self.opus_pt();
+        let Some(mid) = self.mid else { return out };
+        let payload: Arc<[u8]> = vec![0x5a; len].into();
+        for k in 0..count {
+            let now = Instant::now();
+            let mut api = self.rtc.direct_api();
+            let Some(stream) = api.stream_tx_by_mid(mid, None) else {
+                return out;
+            };
+            let seq: SeqNo = (k as u64 + 1).into();
+            stream.write_rtp(RtpWrite::new(
+                pt,
+                seq,
+                k as u32 * TICKS,
+                now,
+                payload.clone(),
+            ));
+            let _ = self.rtc.handle_input(Input::Timeout(now));
+            self.drain(|dest, d| {
+                out.server = Some(dest);
+                out.bytes.extend_from_slice(d);
+                out.ends.push(out.bytes.len());
+            });
+        }
+        out
     }
 
     fn opus_pt(&self) -> Pt {
@@ -300,88 +363,172 @@ impl Peer {
             .map(|p| p.pt())
             .unwrap()
     }
+}
 
-    fn send(&mut self, payload_len: usize) {
-        let now = Instant::now();
-        let Some(mid) = self.mid else { return };
-        let mut payload = vec![0u8; payload_len.max(9)];
-        payload[1..9].copy_from_slice(&(self.base.elapsed().as_nanos() as u64).to_be_bytes());
-        let pt = self.opus_pt();
-        let seq = self.seq;
-        self.seq = (*seq + 1).into();
-        let time = (*seq as u32).wrapping_mul(960);
-        let mut api = self.rtc.direct_api();
-        let Some(stream) = api.stream_tx_by_mid(mid, None) else {
-            return;
-        };
-        stream.write_rtp(RtpWrite::new(
-            pt,
-            seq,
-            time,
-            now,
-            Arc::<[u8]>::from(payload),
-        ));
-        self.sent += 1;
-        self.drain();
-        let _ = self.rtc.handle_input(Input::Timeout(now));
-        self.drain();
+/// A peer's encrypted packets, back to back, and where they go.
+struct Packets {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+    server: Option<SocketAddr>,
+}
+
+impl Packets {
+    fn get(&self, k: usize) -> &[u8] {
+        let start = if k == 0 { 0 } else { self.ends[k - 1] };
+        &self.bytes[start..self.ends[k]]
     }
+}
 
-    /// I/O loop: sends every `interval` between `start` and `stop_send`, runs until `end`.
-    async fn run(
-        mut self,
-        start: Instant,
-        stop_send: Instant,
-        end: Instant,
-        interval: Duration,
-        len: usize,
-    ) -> Peer {
-        let mut buf = vec![0u8; 2048];
-        // Spread the peers' send instants over the interval, as real calls would be.
-        let mut next_send = start + interval.mul_f64(rand_unit(self.local.port()));
-        loop {
-            let now = Instant::now();
-            if now >= end {
-                return self;
+/// A peer during the measured window.
+struct GenPeer {
+    peer: Peer,
+    packets: Packets,
+    next: usize,
+    /// Send time of each packet, in µs since the bench's base instant.
+    sent_at: Vec<u32>,
+    received: u64,
+    /// Received packets whose RTP time names no packet that was sent (should stay 0).
+    strangers: u64,
+}
+
+/// What the generator measured.
+#[derive(Default)]
+struct Measured {
+    sent: u64,
+    received: u64,
+    strangers: u64,
+    verified: u64,
+    sampled: u64,
+    delays_us: Vec<u32>,
+    /// Send lateness against the schedule (the generator's own lag), µs.
+    late_us: Vec<u32>,
+}
+
+/// The generator's loop: replays every peer's packets on its schedule and reads the sockets.
+fn generate(
+    peers: &mut [GenPeer],
+    base: Instant,
+    start: Instant,
+    interval: Duration,
+    stop_send: Instant,
+    end: Instant,
+) -> Measured {
+    let us = |t: Instant| t.saturating_duration_since(base).as_micros() as u32;
+    let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+    assert!(ep >= 0, "epoll_create1");
+    for (i, p) in peers.iter().enumerate() {
+        // After ICE a peer talks to one address only: a connected socket skips the route
+        // lookup on every send, as a browser's does.
+        if let Some(server) = p.packets.server {
+            p.peer.socket.connect(server).unwrap();
+        }
+        let mut ev = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: i as u64,
+        };
+        let r =
+            unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, p.peer.socket.as_raw_fd(), &mut ev) };
+        assert_eq!(r, 0, "epoll_ctl");
+    }
+    let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 1024];
+    // Spread the peers' first packets over one interval, as real calls would be.
+    let mut due: BinaryHeap<Reverse<(Instant, usize)>> = (0..peers.len())
+        .map(|i| {
+            let phase = (i as u64).wrapping_mul(2_654_435_761) % 1000;
+            Reverse((start + interval.mul_f64(phase as f64 / 1000.0), i))
+        })
+        .collect();
+    let mut m = Measured::default();
+    let mut buf = [0u8; 2048];
+    let mut next_timers = start;
+    loop {
+        let now = Instant::now();
+        if now >= end {
+            break;
+        }
+        while let Some(&Reverse((at, i))) = due.peek() {
+            if at > now {
+                break;
             }
-            if now >= next_send && now < stop_send {
-                if self.connected {
-                    self.send(len);
+            due.pop();
+            let p = &mut peers[i];
+            if p.packets.server.is_none() || p.next >= p.packets.ends.len() {
+                continue;
+            }
+            let sent = Instant::now();
+            if p.peer.socket.send(p.packets.get(p.next)).is_ok() {
+                p.sent_at[p.next] = us(sent);
+                m.sent += 1;
+            }
+            m.late_us
+                .push(sent.saturating_duration_since(at).as_micros() as u32);
+            p.next += 1;
+            if at + interval < stop_send {
+                due.push(Reverse((at + interval, i)));
+            }
+        }
+        // str0m's own timers (ICE consent, RTCP) need no finer grain.
+        if now >= next_timers {
+            for p in peers.iter_mut() {
+                if p.peer.timeout <= now {
+                    let _ = p.peer.rtc.handle_input(Input::Timeout(now));
+                    p.peer.drain(|_, _| {});
                 }
-                next_send += interval;
             }
-            if self.timeout <= now {
-                let _ = self.rtc.handle_input(Input::Timeout(now));
-                self.drain();
+            next_timers = now + Duration::from_millis(5);
+        }
+        let wait = due
+            .peek()
+            .map(|Reverse((at, _))| at.saturating_duration_since(Instant::now()))
+            .unwrap_or(Duration::from_millis(1))
+            .min(Duration::from_millis(1));
+        let timeout = if wait.is_zero() { 0 } else { 1 };
+        let n = unsafe { libc::epoll_wait(ep, events.as_mut_ptr(), events.len() as i32, timeout) };
+        let now = Instant::now();
+        for ev in events.iter().take(n.max(0) as usize) {
+            let i = ev.u64 as usize;
+            let (Ok(len), Some(src)) =
+                (peers[i].peer.socket.recv(&mut buf), peers[i].packets.server)
+            else {
+                continue;
+            };
+            let d = &buf[..len];
+            if !is_rtp(d) {
+                peers[i].peer.input(d, src, now);
+                continue;
             }
-            let mut wake = self.timeout.min(end);
-            if next_send < stop_send {
-                wake = wake.min(next_send);
-            }
-            tokio::select! {
-                r = self.socket.recv_from(&mut buf) => {
-                    let Ok((n, src)) = r else { continue };
-                    if let Ok(recv) = Receive::new(Protocol::Udp, src, self.local, &buf[..n]) {
-                        let _ = self.rtc.handle_input(Input::Receive(Instant::now(), recv));
-                        self.drain();
-                    }
+            // The server forwards the sender's RTP time: it names the packet.
+            let ts = u32::from_be_bytes([d[4], d[5], d[6], d[7]]);
+            let k = (ts / TICKS) as usize;
+            let sender = &peers[i ^ 1];
+            match sender.sent_at.get(k) {
+                Some(&at) if ts % TICKS == 0 && k < sender.next => {
+                    m.delays_us.push(us(now).saturating_sub(at));
+                    peers[i].received += 1;
                 }
-                _ = tokio::time::sleep_until(wake.into()) => {}
+                _ => peers[i].strangers += 1,
+            }
+            if (peers[i].received + peers[i].strangers) % VERIFY_EVERY == 0 {
+                m.sampled += 1;
+                peers[i].peer.input(d, src, now);
             }
         }
     }
+    unsafe { libc::close(ep) };
+    for p in peers.iter() {
+        m.received += p.received;
+        m.strangers += p.strangers;
+        m.verified += p.peer.verified;
+    }
+    m
 }
 
-fn rand_unit(seed: u16) -> f64 {
-    (seed as u64).wrapping_mul(2654435761) as f64 % 1000.0 / 1000.0
-}
-
-async fn setup_call(h: &MediaHandle, cert: &DtlsCert, base: Instant) -> (Peer, Peer, [LegId; 2]) {
-    let mut a = Peer::new(cert, base).await;
+async fn setup_call(h: &MediaHandle, cert: &DtlsCert) -> (Peer, Peer, [LegId; 2]) {
+    let mut a = Peer::new(cert);
     let offer = a.offer();
     let (leg_a, answer) = h.create_answerer(offer, None).await.unwrap();
     a.accept_answer(&answer);
-    let mut b = Peer::new(cert, base).await;
+    let mut b = Peer::new(cert);
     let (leg_b, offer) = h.create_offerer(Some(leg_a)).await.unwrap();
     let answer = b.answer(&offer);
     h.accept_answer(leg_b, answer).await.unwrap();
@@ -399,84 +546,92 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
 
 fn main() {
     let args = args();
-    let (tx, rx) = std::sync::mpsc::channel();
-    // The server: alone on this thread, so this thread's CPU time is the server's.
-    std::thread::Builder::new()
-        .name("media-server".into())
-        .spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let mut server = MediaServer::start(MediaServerConfig {
-                    shards: args.shards,
-                    ..Default::default()
-                })
-                .await
-                .unwrap();
-                tx.send(server.handle.clone()).unwrap();
-                while server.events.recv().await.is_some() {}
-            });
-        })
-        .unwrap();
-    let handle = rx.recv().unwrap();
-    let recording = if args.record {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        Some(rt.block_on(Recording::start(&handle)))
-    } else {
-        None
-    };
-
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(async move {
-        let base = Instant::now();
-        let cert = str0m::crypto::from_feature_flags()
-            .dtls_provider
-            .generate_certificate()
-            .unwrap();
-        let t0 = Instant::now();
-        let mut peers = Vec::with_capacity(args.calls * 2);
-        let mut legs = Vec::new();
+    let mut server = rt
+        .block_on(MediaServer::start(MediaServerConfig {
+            shards: args.shards,
+            ..Default::default()
+        }))
+        .unwrap();
+    let handle = server.handle.clone();
+    let shards = handle.shards();
+    // Nobody reads the server's events here: drop them as they come.
+    std::thread::Builder::new()
+        .name("events".into())
+        .spawn(move || while server.events.blocking_recv().is_some() {})
+        .unwrap();
+    let recording = args.record.then(|| rt.block_on(Recording::start(&handle)));
+
+    let cert = str0m::crypto::from_feature_flags()
+        .dtls_provider
+        .generate_certificate()
+        .unwrap();
+    let count = (args.secs * args.pps) as usize;
+    let t0 = Instant::now();
+    let (mut peers, legs) = rt.block_on(async {
+        let mut pairs = Vec::with_capacity(args.calls);
+        let mut legs = Vec::with_capacity(args.calls * 2);
         for call in 0..args.calls {
-            let (a, b, l) = setup_call(&handle, &cert, base).await;
+            let (a, b, l) = setup_call(&handle, &cert).await;
             if let Some(r) = &recording {
                 r.attach(call, l);
             }
             legs.extend(l);
-            peers.push(a);
-            peers.push(b);
+            pairs.push((a, b));
         }
-        let setup = t0.elapsed();
-        // Connect phase (ICE + DTLS) before the measured window.
-        let start = Instant::now() + Duration::from_secs(3);
-        let stop_send = start + Duration::from_secs(args.secs);
-        let end = stop_send + Duration::from_millis(500);
-        let interval = Duration::from_micros(1_000_000 / args.pps);
-        let tasks: Vec<_> = peers
+        let until = Instant::now() + Duration::from_secs(20);
+        let tasks: Vec<_> = pairs
             .into_iter()
-            .map(|p| tokio::spawn(p.run(start, stop_send, end, interval, args.payload)))
+            .flat_map(|(a, b)| [a, b])
+            .map(|p| tokio::spawn(p.connect(until)))
             .collect();
-
-        tokio::time::sleep_until(start.into()).await;
-        let cpu0: Duration = handle.call_each(|_, _| thread_cpu()).await.unwrap().into_iter().sum();
-        let proc0 = process_cpu();
-        let rec0 = named_thread_cpu("recorder");
-        tokio::time::sleep_until(stop_send.into()).await;
-        let cpu1: Duration = handle.call_each(|_, _| thread_cpu()).await.unwrap().into_iter().sum();
-        let proc1 = process_cpu();
-        let rec1 = named_thread_cpu("recorder");
-
-        let mut peers = Vec::new();
+        let mut peers = Vec::with_capacity(tasks.len());
         for t in tasks {
             peers.push(t.await.unwrap());
         }
+        (peers, legs)
+    });
+    let connected = peers.iter().filter(|p| p.connected).count();
+    let setup = t0.elapsed();
+    let t1 = Instant::now();
+    let packets: Vec<Packets> = peers
+        .iter_mut()
+        .map(|p| p.pregenerate(count, args.payload))
+        .collect();
+    let pregen = t1.elapsed();
+    let mut peers: Vec<GenPeer> = peers
+        .into_iter()
+        .zip(packets)
+        .map(|(peer, packets)| GenPeer {
+            peer,
+            sent_at: vec![0; packets.ends.len()],
+            packets,
+            next: 0,
+            received: 0,
+            strangers: 0,
+        })
+        .collect();
+
+    let base = Instant::now();
+    let start = base + Duration::from_millis(200);
+    let interval = Duration::from_micros(1_000_000 / args.pps);
+    let stop_send = start + interval * count as u32;
+    let end = stop_send + Duration::from_millis(500);
+    let server0 = threads_cpu("media-");
+    let rec0 = threads_cpu("recorder");
+    let gen0 = this_thread_cpu();
+    let m = generate(&mut peers, base, start, interval, stop_send, end);
+    let window = stop_send - start;
+    // The last 500 ms only drain what is in flight; count CPU over the sending window and that.
+    let server_cpu = threads_cpu("media-").saturating_sub(server0);
+    let recorder_cpu = threads_cpu("recorder").saturating_sub(rec0);
+    let gen_cpu = this_thread_cpu().saturating_sub(gen0);
+    let measured = window + Duration::from_millis(500);
+
+    let (lost_in, not_forwarded) = rt.block_on(async {
         let (mut lost_in, mut not_forwarded) = (0, 0);
         for &leg in &legs {
             if let Ok(s) = handle.stats(leg).await {
@@ -484,53 +639,55 @@ fn main() {
                 not_forwarded += s.not_forwarded;
             }
         }
-        let connected = peers.iter().filter(|p| p.connected).count();
-        let mut sent = 0u64;
-        let mut received = 0u64;
-        let mut delays: Vec<u32> = Vec::new();
-        // Pairs are (a, b): what a sent, b should receive and vice versa.
-        for pair in peers.chunks(2) {
-            sent += pair[0].sent + pair[1].sent;
-            received += pair[0].received + pair[1].received;
-        }
-        for p in &mut peers {
-            delays.append(&mut p.delays_us);
-        }
-        delays.sort_unstable();
-        let server_cpu = cpu1.saturating_sub(cpu0);
-        let total_cpu = proc1.saturating_sub(proc0);
-        let window = stop_send - start;
-        let per_call = server_cpu.as_secs_f64() / window.as_secs_f64() / args.calls as f64 * 100.0;
-        let loss = if sent == 0 { f64::NAN } else { (sent.saturating_sub(received)) as f64 / sent as f64 * 100.0 };
-        println!(
-            "calls={} connected_peers={}/{} setup={:.1}s window={}s pps_per_direction={} payload={}B",
-            args.calls,
-            connected,
-            args.calls * 2,
-            setup.as_secs_f64(),
-            args.secs,
-            args.pps,
-            args.payload
-        );
-        println!(
-            "server_cpu={:.2}s ({:.1}% of one core) per_call={:.3}% of one core; generator+server cpu={:.2}s",
-            server_cpu.as_secs_f64(),
-            server_cpu.as_secs_f64() / window.as_secs_f64() * 100.0,
-            per_call,
-            total_cpu.as_secs_f64()
-        );
-        println!(
-            "packets sent={} received={} loss={:.4}% one-way delay via server ms p50={:.2} p99={:.2} max={:.2}",
-            sent,
-            received,
-            loss,
-            percentile(&delays, 0.5),
-            percentile(&delays, 0.99),
-            percentile(&delays, 1.0)
-        );
-        println!("server saw: lost on the way in={lost_in} not forwarded={not_forwarded}");
-        if let Some(r) = recording {
-            r.finish(&legs, args.calls, rec1.saturating_sub(rec0), window);
-        }
+        (lost_in, not_forwarded)
     });
+    let mut delays = m.delays_us;
+    delays.sort_unstable();
+    let mut late = m.late_us;
+    late.sort_unstable();
+    let pct = |cpu: Duration| cpu.as_secs_f64() / measured.as_secs_f64() * 100.0;
+    let loss = if m.sent == 0 {
+        f64::NAN
+    } else {
+        m.sent.saturating_sub(m.received) as f64 / m.sent as f64 * 100.0
+    };
+    println!(
+        "calls={} media_threads={shards} connected_peers={connected}/{} setup={:.1}s \
+         pregenerate={:.1}s window={}s pps_per_direction={} payload={}B",
+        args.calls,
+        args.calls * 2,
+        setup.as_secs_f64(),
+        pregen.as_secs_f64(),
+        args.secs,
+        args.pps,
+        args.payload
+    );
+    println!(
+        "server_cpu={:.2}s ({:.1}% of one core, {:.1}% of {shards}) per_call={:.3}% of one core; \
+         generator_cpu={:.2}s ({:.1}% of one core)",
+        server_cpu.as_secs_f64(),
+        pct(server_cpu),
+        pct(server_cpu) / shards as f64,
+        pct(server_cpu) / args.calls as f64,
+        gen_cpu.as_secs_f64(),
+        pct(gen_cpu),
+    );
+    println!(
+        "packets sent={} received={} loss={:.4}% strangers={} decrypted_ok={}/{} sampled; \
+         one-way delay via server ms p50={:.2} p99={:.2} max={:.2}; generator send lag ms p99={:.2}",
+        m.sent,
+        m.received,
+        loss,
+        m.strangers,
+        m.verified,
+        m.sampled,
+        percentile(&delays, 0.5),
+        percentile(&delays, 0.99),
+        percentile(&delays, 1.0),
+        percentile(&late, 0.99),
+    );
+    println!("server saw: lost on the way in={lost_in} not forwarded={not_forwarded}");
+    if let Some(r) = recording {
+        r.finish(&legs, args.calls, recorder_cpu, measured);
+    }
 }
