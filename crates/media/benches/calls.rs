@@ -47,6 +47,7 @@ struct Args {
     payload: usize,
     record: bool,
     shards: usize,
+    defer_reads: bool,
 }
 
 fn args() -> Args {
@@ -57,9 +58,11 @@ fn args() -> Args {
         payload: 60,
         record: false,
         shards: 0,
+        defer_reads: false,
     };
     let argv: Vec<String> = std::env::args().collect();
     a.record = argv.iter().any(|v| v == "--record");
+    a.defer_reads = argv.iter().any(|v| v == "--defer-reads");
     for w in argv.windows(2) {
         let v = || w[1].parse().expect("numeric argument");
         match w[0].as_str() {
@@ -384,8 +387,8 @@ struct GenPeer {
     peer: Peer,
     packets: Packets,
     next: usize,
-    /// Send time of each packet, in µs since the bench's base instant.
-    sent_at: Vec<u32>,
+    /// Send time of each packet, ns since the epoch (the clock of kernel timestamps).
+    sent_at: Vec<u64>,
     received: u64,
     /// Received packets whose RTP time names no packet that was sent (should stay 0).
     strangers: u64,
@@ -404,30 +407,121 @@ struct Measured {
     late_us: Vec<u32>,
 }
 
-/// The generator's loop: replays every peer's packets on its schedule and reads the sockets.
+fn wall_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// Asks the kernel to stamp each datagram's arrival (SO_TIMESTAMPNS), so a packet read late
+/// still tells when it arrived.
+fn enable_timestamps(socket: &std::net::UdpSocket) {
+    let on: libc::c_int = 1;
+    // SAFETY: a valid fd and a c_int option value of the size passed.
+    let r = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_TIMESTAMPNS,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(r, 0, "SO_TIMESTAMPNS");
+}
+
+/// Reads one datagram without blocking, with its kernel arrival time in ns since the epoch.
+fn recv_stamped(socket: &std::net::UdpSocket, buf: &mut [u8]) -> Option<(usize, u64)> {
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    let mut control = [0u64; 8];
+    // SAFETY: msghdr is plain data; every pointer set below outlives the call.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control) as _;
+    // SAFETY: msg points at live buffers of the sizes given.
+    let n = unsafe { libc::recvmsg(socket.as_raw_fd(), &mut msg, libc::MSG_DONTWAIT) };
+    if n < 0 {
+        return None;
+    }
+    let mut stamp = 0;
+    // SAFETY: the CMSG macros walk the control buffer the kernel filled, within its length.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_TIMESTAMPNS {
+                let ts: libc::timespec = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
+                stamp = ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64;
+            }
+            c = libc::CMSG_NXTHDR(&msg, c);
+        }
+    }
+    Some((n as usize, stamp))
+}
+
+/// Accounts one datagram that reached peer `i` at `stamp`.
+fn on_datagram(peers: &mut [GenPeer], i: usize, d: &[u8], stamp: u64, m: &mut Measured) {
+    let Some(src) = peers[i].packets.server else {
+        return;
+    };
+    if !is_rtp(d) {
+        peers[i].peer.input(d, src, Instant::now());
+        return;
+    }
+    // The server forwards the sender's RTP time: it names the packet.
+    let ts = u32::from_be_bytes([d[4], d[5], d[6], d[7]]);
+    let k = (ts / TICKS) as usize;
+    let sender = &peers[i ^ 1];
+    match sender.sent_at.get(k) {
+        Some(&at) if ts % TICKS == 0 && k < sender.next => {
+            m.delays_us
+                .push((stamp.saturating_sub(at) / 1000).min(u32::MAX as u64) as u32);
+            peers[i].received += 1;
+        }
+        _ => peers[i].strangers += 1,
+    }
+    if (peers[i].received + peers[i].strangers) % VERIFY_EVERY == 0 {
+        m.sampled += 1;
+        peers[i].peer.input(d, src, Instant::now());
+    }
+}
+
+/// The generator's loop: replays every peer's packets on its schedule. Live, it reads the
+/// sockets as packets come (epoll, one datagram per readiness); deferred, it reads nothing
+/// until the window is over, leaving the cores to the server, and the kernel's arrival stamps
+/// still give each packet's delay.
 fn generate(
     peers: &mut [GenPeer],
-    base: Instant,
     start: Instant,
     interval: Duration,
     stop_send: Instant,
     end: Instant,
+    defer_reads: bool,
 ) -> Measured {
-    let us = |t: Instant| t.saturating_duration_since(base).as_micros() as u32;
     let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
     assert!(ep >= 0, "epoll_create1");
     for (i, p) in peers.iter().enumerate() {
+        let socket = &p.peer.socket;
         // After ICE a peer talks to one address only: a connected socket skips the route
         // lookup on every send, as a browser's does.
         if let Some(server) = p.packets.server {
-            p.peer.socket.connect(server).unwrap();
+            socket.connect(server).unwrap();
+        }
+        enable_timestamps(socket);
+        if defer_reads {
+            // The whole window waits in the socket (rmem_max permitting).
+            let _ = socket2::SockRef::from(socket).set_recv_buffer_size(4 << 20);
         }
         let mut ev = libc::epoll_event {
             events: libc::EPOLLIN as u32,
             u64: i as u64,
         };
-        let r =
-            unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, p.peer.socket.as_raw_fd(), &mut ev) };
+        // SAFETY: valid epoll and socket fds; ev is read during the call only.
+        let r = unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, socket.as_raw_fd(), &mut ev) };
         assert_eq!(r, 0, "epoll_ctl");
     }
     let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 1024];
@@ -455,19 +549,19 @@ fn generate(
             if p.packets.server.is_none() || p.next >= p.packets.ends.len() {
                 continue;
             }
-            let sent = Instant::now();
+            let sent = wall_ns();
             if p.peer.socket.send(p.packets.get(p.next)).is_ok() {
-                p.sent_at[p.next] = us(sent);
+                p.sent_at[p.next] = sent;
                 m.sent += 1;
             }
             m.late_us
-                .push(sent.saturating_duration_since(at).as_micros() as u32);
+                .push(now.saturating_duration_since(at).as_micros() as u32);
             p.next += 1;
             if at + interval < stop_send {
                 due.push(Reverse((at + interval, i)));
             }
         }
-        // str0m's own timers (ICE consent, RTCP) need no finer grain.
+        // str0m's own timers (ICE checks, RTCP) need no finer grain.
         if now >= next_timers {
             for p in peers.iter_mut() {
                 if p.peer.timeout <= now {
@@ -477,44 +571,34 @@ fn generate(
             }
             next_timers = now + Duration::from_millis(5);
         }
-        let wait = due
-            .peek()
-            .map(|Reverse((at, _))| at.saturating_duration_since(Instant::now()))
-            .unwrap_or(Duration::from_millis(1))
-            .min(Duration::from_millis(1));
-        let timeout = if wait.is_zero() { 0 } else { 1 };
-        let n = unsafe { libc::epoll_wait(ep, events.as_mut_ptr(), events.len() as i32, timeout) };
-        let now = Instant::now();
+        // A 1 ms tick: sends go out in small bursts and reads come in batches, not one
+        // wake-up each; the kernel's arrival stamps keep the delays exact.
+        std::thread::sleep(Duration::from_millis(1));
+        if defer_reads {
+            continue;
+        }
+        // SAFETY: events has the capacity passed.
+        let n = unsafe { libc::epoll_wait(ep, events.as_mut_ptr(), events.len() as i32, 0) };
         for ev in events.iter().take(n.max(0) as usize) {
             let i = ev.u64 as usize;
-            let (Ok(len), Some(src)) =
-                (peers[i].peer.socket.recv(&mut buf), peers[i].packets.server)
-            else {
-                continue;
-            };
-            let d = &buf[..len];
-            if !is_rtp(d) {
-                peers[i].peer.input(d, src, now);
-                continue;
-            }
-            // The server forwards the sender's RTP time: it names the packet.
-            let ts = u32::from_be_bytes([d[4], d[5], d[6], d[7]]);
-            let k = (ts / TICKS) as usize;
-            let sender = &peers[i ^ 1];
-            match sender.sent_at.get(k) {
-                Some(&at) if ts % TICKS == 0 && k < sender.next => {
-                    m.delays_us.push(us(now).saturating_sub(at));
-                    peers[i].received += 1;
-                }
-                _ => peers[i].strangers += 1,
-            }
-            if (peers[i].received + peers[i].strangers) % VERIFY_EVERY == 0 {
-                m.sampled += 1;
-                peers[i].peer.input(d, src, now);
+            if let Some((len, stamp)) = recv_stamped(&peers[i].peer.socket, &mut buf) {
+                on_datagram(peers, i, &buf[..len], stamp, &mut m);
             }
         }
     }
+    // SAFETY: ep is ours and closed once.
     unsafe { libc::close(ep) };
+    m
+}
+
+/// After the window: reads what is still queued (everything, when reads were deferred).
+fn read_the_rest(peers: &mut [GenPeer], mut m: Measured) -> Measured {
+    let mut buf = [0u8; 2048];
+    for i in 0..peers.len() {
+        while let Some((len, stamp)) = recv_stamped(&peers[i].peer.socket, &mut buf) {
+            on_datagram(peers, i, &buf[..len], stamp, &mut m);
+        }
+    }
     for p in peers.iter() {
         m.received += p.received;
         m.strangers += p.strangers;
@@ -615,21 +699,28 @@ fn main() {
         })
         .collect();
 
-    let base = Instant::now();
-    let start = base + Duration::from_millis(200);
+    let start = Instant::now() + Duration::from_millis(200);
     let interval = Duration::from_micros(1_000_000 / args.pps);
     let stop_send = start + interval * count as u32;
     let end = stop_send + Duration::from_millis(500);
     let server0 = threads_cpu("media-");
     let rec0 = threads_cpu("recorder");
     let gen0 = this_thread_cpu();
-    let m = generate(&mut peers, base, start, interval, stop_send, end);
+    let m = generate(
+        &mut peers,
+        start,
+        interval,
+        stop_send,
+        end,
+        args.defer_reads,
+    );
     let window = stop_send - start;
     // The last 500 ms only drain what is in flight; count CPU over the sending window and that.
     let server_cpu = threads_cpu("media-").saturating_sub(server0);
     let recorder_cpu = threads_cpu("recorder").saturating_sub(rec0);
     let gen_cpu = this_thread_cpu().saturating_sub(gen0);
     let measured = window + Duration::from_millis(500);
+    let m = read_the_rest(&mut peers, m);
 
     let (lost_in, not_forwarded) = rt.block_on(async {
         let (mut lost_in, mut not_forwarded) = (0, 0);
