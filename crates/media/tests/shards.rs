@@ -17,14 +17,18 @@ fn candidate_port(sdp: &str) -> u16 {
     line.split_whitespace().nth(5).unwrap().parse().unwrap()
 }
 
-#[tokio::test]
-async fn new_legs_spread_over_the_shards_each_behind_its_own_socket() {
-    let server = MediaServer::start(MediaServerConfig {
+async fn two_shards() -> MediaServer {
+    MediaServer::start(MediaServerConfig {
         shards: 2,
         ..Default::default()
     })
     .await
-    .unwrap();
+    .unwrap()
+}
+
+#[tokio::test]
+async fn new_legs_spread_over_the_shards_each_behind_its_own_socket() {
+    let server = two_shards().await;
     let h = server.handle.clone();
     assert_eq!(server.local_addrs.len(), 2);
     assert_ne!(server.local_addrs[0].port(), server.local_addrs[1].port());
@@ -53,12 +57,7 @@ async fn new_legs_spread_over_the_shards_each_behind_its_own_socket() {
 
 #[tokio::test]
 async fn legs_on_different_shards_are_not_bridged() {
-    let server = MediaServer::start(MediaServerConfig {
-        shards: 2,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let server = two_shards().await;
     let h = server.handle.clone();
     let (a, _) = h.create_offerer(None).await.unwrap();
     let (b, _) = h.create_offerer(None).await.unwrap();
