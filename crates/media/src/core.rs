@@ -78,7 +78,7 @@ pub struct LegStats {
 #[derive(Debug, Clone)]
 pub struct MediaConfig {
     /// Address put in our ICE host candidate: the address the browsers reach us at. Its port is
-    /// that of the (single) UDP socket.
+    /// that of this engine's UDP socket.
     pub candidate_addr: SocketAddr,
     /// ICE-lite (we only answer checks). Browsers are always ICE-controlling against it.
     pub ice_lite: bool,

@@ -2,7 +2,8 @@
 //! bridged by forwarding RTP without transcoding, with hold tone and RFC 4733 DTMF.
 //!
 //! [`MediaCore`] is sans-IO (datagrams and time in; datagrams, events and deadlines out) and
-//! [`MediaServer`] is its tokio edge: one UDP socket, one task, commands through [`MediaHandle`].
+//! [`MediaServer`] is its I/O edge: shards of one thread, one UDP socket and one core each,
+//! driven through [`MediaHandle`]; both legs of a bridge live on one shard.
 //!
 //! A call engine drives it like this:
 //! 1. browser INVITE with an offer → [`MediaHandle::create_answerer`] → answer SDP in the 200 OK;

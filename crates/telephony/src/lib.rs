@@ -131,7 +131,7 @@ struct Inner {
 }
 
 impl Telephony {
-    /// Starts the runtime, the media engine (one UDP socket on the media address), the media
+    /// Starts the runtime, the media engine (a thread and UDP socket per shard), the media
     /// worker and the history writer on the current tokio runtime. Call events go to `hub`.
     pub async fn start(
         store: Arc<Store>,
