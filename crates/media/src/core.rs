@@ -4,7 +4,7 @@
 //! deadline come out (`poll_transmit`, `poll_event`, `poll_timeout`). No sockets, no clocks.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, VecDeque};
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,6 +19,10 @@ use str0m::rtp::{Extension, ExtensionValues, RtpPacket, RtpWrite, SeqNo};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
 
 use crate::error::{MediaError, Result};
+
+/// Leg maps are looked up several times per packet: a fast non-cryptographic hash (the keys are
+/// our own leg numbers and the peers' addresses, which only select among legs).
+type HashMap<K, V> = rustc_hash::FxHashMap<K, V>;
 use crate::tone::{ToneLoop, FRAME, FRAME_SAMPLES};
 
 /// Payload type we offer for telephone-event at 48 kHz (Chromium's choice too).
@@ -343,8 +347,8 @@ impl MediaCore {
             config,
             cert,
             tone: ToneLoop::hold(),
-            legs: HashMap::new(),
-            by_remote: HashMap::new(),
+            legs: HashMap::default(),
+            by_remote: HashMap::default(),
             next_leg: 0,
             heap: BinaryHeap::new(),
             transmits: VecDeque::new(),

@@ -16,7 +16,7 @@ use crate::Direction;
 
 /// Datagrams read per wake-up before the queued output is sent: amortises the wake-up and lets
 /// the sends of one batch go out back to back.
-const RECV_BATCH: usize = 64;
+const RECV_BATCH: usize = 256;
 /// Largest datagram we accept (WebRTC stays under the 1200-byte MTU target).
 const RECV_BUF: usize = 2048;
 
@@ -276,19 +276,47 @@ impl MediaHandle {
     }
 }
 
-/// Socket buffer size: one core-second of stall at 1,000 calls is ~100k packets; the kernel's
-/// default (~200 KiB, a few hundred small datagrams) overflows in a 20 ms scheduling hiccup.
-const SOCKET_BUFFER: usize = 4 << 20;
+/// Receive buffer of a shard's socket: all its legs share it, so it must ride out a scheduling
+/// stall of the whole shard (~25k small datagrams, half a second at 500 calls a shard). The
+/// kernel's default (~200 KiB, a few hundred datagrams) overflows in a 20 ms hiccup.
+const RECV_BUFFER: usize = 32 << 20;
+const SEND_BUFFER: usize = 4 << 20;
 
 fn bind_udp(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
     use socket2::{Domain, Protocol, Socket, Type};
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
-    // Best effort: the kernel caps these at net.core.{r,w}mem_max.
-    let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
-    let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
+    // Beyond net.core.rmem_max only with CAP_NET_ADMIN (SO_RCVBUFFORCE); else capped there.
+    if !force_recv_buffer(&socket, RECV_BUFFER) {
+        let _ = socket.set_recv_buffer_size(RECV_BUFFER);
+    }
+    let _ = socket.set_send_buffer_size(SEND_BUFFER);
+    if let Ok(got) = socket.recv_buffer_size() {
+        // The kernel reports twice what it was asked for (bookkeeping overhead included).
+        if got < RECV_BUFFER {
+            tracing::warn!(
+                bytes = got,
+                "media socket receive buffer is small: raise net.core.rmem_max to {RECV_BUFFER}"
+            );
+        }
+    }
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     Ok(socket.into())
+}
+
+fn force_recv_buffer(socket: &socket2::Socket, bytes: usize) -> bool {
+    use std::os::fd::AsRawFd;
+    let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    // SAFETY: a valid socket fd and a c_int option value of the size passed.
+    unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        ) == 0
+    }
 }
 
 async fn run(
