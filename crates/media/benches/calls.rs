@@ -48,6 +48,8 @@ struct Args {
     record: bool,
     shards: usize,
     defer_reads: bool,
+    /// Relay the calls through rtpengine instead of Switchboard's media server.
+    rtpengine: bool,
 }
 
 fn args() -> Args {
@@ -59,10 +61,14 @@ fn args() -> Args {
         record: false,
         shards: 0,
         defer_reads: false,
+        rtpengine: false,
     };
     let argv: Vec<String> = std::env::args().collect();
     a.record = argv.iter().any(|v| v == "--record");
     a.defer_reads = argv.iter().any(|v| v == "--defer-reads");
+    a.rtpengine = argv
+        .windows(2)
+        .any(|w| w[0] == "--peer" && w[1] == "rtpengine");
     for w in argv.windows(2) {
         let v = || w[1].parse().expect("numeric argument");
         match w[0].as_str() {
@@ -512,10 +518,10 @@ fn generate(
             socket.connect(server).unwrap();
         }
         enable_timestamps(socket);
-        if defer_reads {
-            // The whole window waits in the socket (rmem_max permitting).
-            let _ = socket2::SockRef::from(socket).set_recv_buffer_size(4 << 20);
-        }
+        // A browser's receive buffer is not the server's concern: large enough that a starved
+        // generator loses nothing (deferred, the whole window waits there; rmem_max caps it).
+        let rcvbuf = if defer_reads { 4 << 20 } else { 1 << 20 };
+        let _ = socket2::SockRef::from(socket).set_recv_buffer_size(rcvbuf);
         let mut ev = libc::epoll_event {
             events: libc::EPOLLIN as u32,
             u64: i as u64,
@@ -607,6 +613,220 @@ fn read_the_rest(peers: &mut [GenPeer], mut m: Measured) -> Measured {
     m
 }
 
+/// A bencoded value, as rtpengine's ng control protocol speaks it.
+enum Ben {
+    Str(String),
+    List(Vec<Ben>),
+    Dict(Vec<(String, Ben)>),
+    Int(i64),
+}
+
+impl Ben {
+    fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            Ben::Str(s) => {
+                out.extend_from_slice(format!("{}:", s.len()).as_bytes());
+                out.extend_from_slice(s.as_bytes());
+            }
+            Ben::Int(i) => out.extend_from_slice(format!("i{i}e").as_bytes()),
+            Ben::List(l) => {
+                out.push(b'l');
+                l.iter().for_each(|v| v.encode(out));
+                out.push(b'e');
+            }
+            Ben::Dict(d) => {
+                out.push(b'd');
+                for (k, v) in d {
+                    Ben::Str(k.clone()).encode(out);
+                    v.encode(out);
+                }
+                out.push(b'e');
+            }
+        }
+    }
+
+    /// Decodes one value from the front of `b`; returns it and the rest.
+    fn decode(b: &[u8]) -> Option<(Ben, &[u8])> {
+        match *b.first()? {
+            b'i' => {
+                let end = b.iter().position(|&c| c == b'e')?;
+                let n = std::str::from_utf8(&b[1..end]).ok()?.parse().ok()?;
+                Some((Ben::Int(n), &b[end + 1..]))
+            }
+            b'l' | b'd' => {
+                let dict = b[0] == b'd';
+                let (mut rest, mut items, mut keys) = (&b[1..], Vec::new(), Vec::new());
+                while *rest.first()? != b'e' {
+                    let (v, r) = Ben::decode(rest)?;
+                    rest = r;
+                    match (dict, keys.len() == items.len(), v) {
+                        (true, true, Ben::Str(k)) => keys.push(k),
+                        (_, _, v) => items.push(v),
+                    }
+                }
+                let v = if dict {
+                    Ben::Dict(keys.into_iter().zip(items).collect())
+                } else {
+                    Ben::List(items)
+                };
+                Some((v, &rest[1..]))
+            }
+            _ => {
+                let colon = b.iter().position(|&c| c == b':')?;
+                let n: usize = std::str::from_utf8(&b[..colon]).ok()?.parse().ok()?;
+                let s = b.get(colon + 1..colon + 1 + n)?;
+                Some((
+                    Ben::Str(String::from_utf8_lossy(s).into_owned()),
+                    &b[colon + 1 + n..],
+                ))
+            }
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<&str> {
+        match self {
+            Ben::Dict(d) => d.iter().find_map(|(k, v)| match v {
+                Ben::Str(s) if k == key => Some(s.as_str()),
+                _ => None,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// rtpengine in userspace (no kernel module) as the named peer: the same peers, the same load,
+/// WebRTC on both sides (ICE, DTLS-SRTP), Opus forwarded without transcoding.
+struct Rtpengine {
+    child: std::process::Child,
+    ng: std::net::UdpSocket,
+    cookie: u64,
+}
+
+impl Rtpengine {
+    const NG: &str = "127.0.0.1:22230";
+
+    fn start(threads: usize) -> Rtpengine {
+        let child = std::process::Command::new("rtpengine")
+            .args([
+                "--config-file=none",
+                "--foreground",
+                "--log-stderr",
+                "--log-level=3",
+                "--table=-1",
+                "--interface=127.0.0.1",
+                "--port-min=20000",
+                "--port-max=60000",
+            ])
+            .arg(format!("--listen-ng={}", Self::NG))
+            .arg(format!("--num-threads={threads}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("rtpengine (apt-get install rtpengine-daemon)");
+        let ng = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        ng.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let mut r = Rtpengine {
+            child,
+            ng,
+            cookie: 0,
+        };
+        let ready = (0..50).any(|_| r.command(vec![("command", "ping".into())]).is_some());
+        assert!(ready, "rtpengine did not answer on {}", Self::NG);
+        r
+    }
+
+    fn command(&mut self, dict: Vec<(&str, Ben)>) -> Option<Ben> {
+        self.cookie += 1;
+        let mut msg = format!("{} ", self.cookie).into_bytes();
+        Ben::Dict(dict.into_iter().map(|(k, v)| (k.to_string(), v)).collect()).encode(&mut msg);
+        self.ng.send_to(&msg, Self::NG).ok()?;
+        let mut buf = vec![0u8; 65536];
+        let n = self.ng.recv(&mut buf).ok()?;
+        let space = buf[..n].iter().position(|&c| c == b' ')?;
+        Ben::decode(&buf[space + 1..n]).map(|(v, _)| v)
+    }
+
+    /// Offer (from A) or answer (from B) through rtpengine; returns the SDP for the other side.
+    fn relay_sdp(&mut self, call: usize, answer: bool, sdp: String) -> String {
+        let mut d = vec![
+            ("command", if answer { "answer" } else { "offer" }.into()),
+            ("call-id", format!("bench-{call}").into()),
+            ("from-tag", "a".into()),
+            ("sdp", sdp.into()),
+            ("ICE", "force".into()),
+            ("transport-protocol", "UDP/TLS/RTP/SAVPF".into()),
+            ("rtcp-mux", Ben::List(vec!["require".into()])),
+            ("flags", Ben::List(vec!["SDES-off".into()])),
+        ];
+        if answer {
+            d.push(("to-tag", "b".into()));
+        }
+        let reply = self.command(d).expect("rtpengine answers");
+        assert_eq!(reply.get("result"), Some("ok"), "rtpengine refused");
+        bundled(reply.get("sdp").expect("an SDP"))
+    }
+
+    /// CPU time of all rtpengine threads.
+    fn cpu(&self) -> Duration {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", self.child.id())) else {
+            return Duration::ZERO;
+        };
+        tasks
+            .flatten()
+            .map(|t| schedstat(t.path().join("schedstat")))
+            .sum()
+    }
+}
+
+/// rtpengine drops the session's `a=group:BUNDLE`, which str0m requires: put it back.
+fn bundled(sdp: &str) -> String {
+    if sdp.contains("a=group:BUNDLE") {
+        return sdp.to_string();
+    }
+    let mid = sdp
+        .lines()
+        .find_map(|l| l.strip_prefix("a=mid:"))
+        .unwrap_or("0")
+        .trim();
+    let mut out = String::with_capacity(sdp.len() + 32);
+    for line in sdp.split_inclusive('\n') {
+        out.push_str(line);
+        if line.starts_with("t=") {
+            out.push_str(&format!("a=group:BUNDLE {mid}\r\n"));
+        }
+    }
+    out
+}
+
+impl Drop for Rtpengine {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl From<&str> for Ben {
+    fn from(s: &str) -> Ben {
+        Ben::Str(s.to_string())
+    }
+}
+
+impl From<String> for Ben {
+    fn from(s: String) -> Ben {
+        Ben::Str(s)
+    }
+}
+
+fn setup_rtpengine_call(r: &mut Rtpengine, call: usize, cert: &DtlsCert) -> (Peer, Peer) {
+    let mut a = Peer::new(cert);
+    let offer = r.relay_sdp(call, false, a.offer());
+    let mut b = Peer::new(cert);
+    let answer = r.relay_sdp(call, true, b.answer(&offer));
+    a.accept_answer(&answer);
+    (a, b)
+}
+
 async fn setup_call(h: &MediaHandle, cert: &DtlsCert) -> (Peer, Peer, [LegId; 2]) {
     let mut a = Peer::new(cert);
     let offer = a.offer();
@@ -628,26 +848,59 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
     sorted[i] as f64 / 1000.0
 }
 
+/// The relay under test: Switchboard's media server, or rtpengine as the named peer.
+enum Relay {
+    Ours {
+        handle: MediaHandle,
+        recording: Option<Recording>,
+    },
+    Rtpengine(Rtpengine),
+}
+
+impl Relay {
+    fn name(&self) -> &'static str {
+        match self {
+            Relay::Ours { .. } => "switchboard",
+            Relay::Rtpengine(_) => "rtpengine",
+        }
+    }
+
+    fn cpu(&self) -> Duration {
+        match self {
+            Relay::Ours { .. } => threads_cpu("media-"),
+            Relay::Rtpengine(r) => r.cpu(),
+        }
+    }
+}
+
 fn main() {
     let args = args();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let mut server = rt
-        .block_on(MediaServer::start(MediaServerConfig {
-            shards: args.shards,
-            ..Default::default()
-        }))
-        .unwrap();
-    let handle = server.handle.clone();
-    let shards = handle.shards();
-    // Nobody reads the server's events here: drop them as they come.
-    std::thread::Builder::new()
-        .name("events".into())
-        .spawn(move || while server.events.blocking_recv().is_some() {})
-        .unwrap();
-    let recording = args.record.then(|| rt.block_on(Recording::start(&handle)));
+    let threads = match args.shards {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let mut relay = if args.rtpengine {
+        Relay::Rtpengine(Rtpengine::start(threads))
+    } else {
+        let mut server = rt
+            .block_on(MediaServer::start(MediaServerConfig {
+                shards: threads,
+                ..Default::default()
+            }))
+            .unwrap();
+        let handle = server.handle.clone();
+        // Nobody reads the server's events here: drop them as they come.
+        std::thread::Builder::new()
+            .name("events".into())
+            .spawn(move || while server.events.blocking_recv().is_some() {})
+            .unwrap();
+        let recording = args.record.then(|| rt.block_on(Recording::start(&handle)));
+        Relay::Ours { handle, recording }
+    };
 
     let cert = str0m::crypto::from_feature_flags()
         .dtls_provider
@@ -655,17 +908,23 @@ fn main() {
         .unwrap();
     let count = (args.secs * args.pps) as usize;
     let t0 = Instant::now();
-    let (mut peers, legs) = rt.block_on(async {
-        let mut pairs = Vec::with_capacity(args.calls);
-        let mut legs = Vec::with_capacity(args.calls * 2);
-        for call in 0..args.calls {
-            let (a, b, l) = setup_call(&handle, &cert).await;
-            if let Some(r) = &recording {
-                r.attach(call, l);
+    let mut pairs = Vec::with_capacity(args.calls);
+    let mut legs = Vec::with_capacity(args.calls * 2);
+    for call in 0..args.calls {
+        let (a, b) = match &mut relay {
+            Relay::Ours { handle, recording } => {
+                let (a, b, l) = rt.block_on(setup_call(handle, &cert));
+                if let Some(r) = recording {
+                    r.attach(call, l);
+                }
+                legs.extend(l);
+                (a, b)
             }
-            legs.extend(l);
-            pairs.push((a, b));
-        }
+            Relay::Rtpengine(r) => setup_rtpengine_call(r, call, &cert),
+        };
+        pairs.push((a, b));
+    }
+    let mut peers = rt.block_on(async {
         let until = Instant::now() + Duration::from_secs(20);
         let tasks: Vec<_> = pairs
             .into_iter()
@@ -676,7 +935,7 @@ fn main() {
         for t in tasks {
             peers.push(t.await.unwrap());
         }
-        (peers, legs)
+        peers
     });
     let connected = peers.iter().filter(|p| p.connected).count();
     let setup = t0.elapsed();
@@ -703,7 +962,7 @@ fn main() {
     let interval = Duration::from_micros(1_000_000 / args.pps);
     let stop_send = start + interval * count as u32;
     let end = stop_send + Duration::from_millis(500);
-    let server0 = threads_cpu("media-");
+    let server0 = relay.cpu();
     let rec0 = threads_cpu("recorder");
     let gen0 = this_thread_cpu();
     let m = generate(
@@ -714,24 +973,22 @@ fn main() {
         end,
         args.defer_reads,
     );
-    let window = stop_send - start;
     // The last 500 ms only drain what is in flight; count CPU over the sending window and that.
-    let server_cpu = threads_cpu("media-").saturating_sub(server0);
+    let server_cpu = relay.cpu().saturating_sub(server0);
     let recorder_cpu = threads_cpu("recorder").saturating_sub(rec0);
     let gen_cpu = this_thread_cpu().saturating_sub(gen0);
-    let measured = window + Duration::from_millis(500);
+    let measured = stop_send - start + Duration::from_millis(500);
     let m = read_the_rest(&mut peers, m);
 
-    let (lost_in, not_forwarded) = rt.block_on(async {
-        let (mut lost_in, mut not_forwarded) = (0, 0);
+    let (mut lost_in, mut not_forwarded) = (0, 0);
+    if let Relay::Ours { handle, .. } = &relay {
         for &leg in &legs {
-            if let Ok(s) = handle.stats(leg).await {
+            if let Ok(s) = rt.block_on(handle.stats(leg)) {
                 lost_in += s.lost_in;
                 not_forwarded += s.not_forwarded;
             }
         }
-        (lost_in, not_forwarded)
-    });
+    }
     let mut delays = m.delays_us;
     delays.sort_unstable();
     let mut late = m.late_us;
@@ -743,8 +1000,9 @@ fn main() {
         m.sent.saturating_sub(m.received) as f64 / m.sent as f64 * 100.0
     };
     println!(
-        "calls={} media_threads={shards} connected_peers={connected}/{} setup={:.1}s \
+        "relay={} calls={} threads={threads} connected_peers={connected}/{} setup={:.1}s \
          pregenerate={:.1}s window={}s pps_per_direction={} payload={}B",
+        relay.name(),
         args.calls,
         args.calls * 2,
         setup.as_secs_f64(),
@@ -754,11 +1012,11 @@ fn main() {
         args.payload
     );
     println!(
-        "server_cpu={:.2}s ({:.1}% of one core, {:.1}% of {shards}) per_call={:.3}% of one core; \
+        "server_cpu={:.2}s ({:.1}% of one core, {:.1}% of {threads}) per_call={:.3}% of one core; \
          generator_cpu={:.2}s ({:.1}% of one core)",
         server_cpu.as_secs_f64(),
         pct(server_cpu),
-        pct(server_cpu) / shards as f64,
+        pct(server_cpu) / threads as f64,
         pct(server_cpu) / args.calls as f64,
         gen_cpu.as_secs_f64(),
         pct(gen_cpu),
@@ -777,8 +1035,10 @@ fn main() {
         percentile(&delays, 1.0),
         percentile(&late, 0.99),
     );
-    println!("server saw: lost on the way in={lost_in} not forwarded={not_forwarded}");
-    if let Some(r) = recording {
-        r.finish(&legs, args.calls, recorder_cpu, measured);
+    if let Relay::Ours { recording, .. } = relay {
+        println!("server saw: lost on the way in={lost_in} not forwarded={not_forwarded}");
+        if let Some(r) = recording {
+            r.finish(&legs, args.calls, recorder_cpu, measured);
+        }
     }
 }
