@@ -1,23 +1,23 @@
-//! Concurrent bridged WebRTC calls through a sharded MediaServer, driven by a cheap generator.
+//! Concurrent bridged WebRTC calls through a sharded MediaServer (or rtpengine, the named
+//! peer), driven by a cheap generator.
 //!
 //! Each call is two str0m peers standing in for browsers (full ICE, DTLS client, SRTP): one calls
-//! in (the server answers), one is called (the server offers, next to the first leg), and the
-//! server bridges them. The peers connect for real; then each peer's str0m encrypts its whole
+//! in (the relay answers), one is called (the relay offers, next to the first leg), and the
+//! relay bridges them. The peers connect for real; then each peer's str0m encrypts its whole
 //! window of 60-byte Opus-typed packets ahead of time (genuine SRTP of that session, one packet
-//! per 20 ms), and one generator thread replays them on schedule, each from its peer's own
-//! socket, and reads what comes back through level-triggered epoll, one datagram per readiness.
-//! RTP headers travel in clear: the server passes the sender's RTP timestamp through, which
-//! numbers the packet and so gives its send time, so the receiver needs no decryption; one
-//! packet in `VERIFY_EVERY` is still decrypted by the receiving peer's str0m to prove the
-//! forwarded stream is intact. STUN and RTCP go to each peer's str0m, which keeps ICE alive.
-//! The generator thus costs a send and a receive per packet, leaving the machine's cores to the
-//! server, whose CPU is read per media thread from /proc.
+//! per 20 ms), and one generator thread replays them on a 1 ms tick, each from its peer's own
+//! connected socket, and reads what comes back through level-triggered epoll. RTP headers travel
+//! in clear: the relay passes the sender's RTP timestamp through, which numbers the packet and so
+//! gives its send time; the kernel stamps each arrival, so delays are exact however late the
+//! generator reads. One packet in `VERIFY_EVERY` is still decrypted by the receiving peer's str0m
+//! to prove the forwarded stream is intact. STUN and RTCP go to each peer's str0m, which keeps
+//! ICE alive. The relay's CPU is read per thread from /proc.
 //!
 //! With `--record` every call is also recorded as in production: the recorder's tap is installed
 //! on the server and both legs of each call are attached to a recording in a temporary folder.
 //!
 //! `cargo bench -p switchboard-media --bench calls -- --calls 1000 --secs 15 [--shards N]
-//! [--record]` (see bench/calls/run.sh)
+//! [--record] [--defer-reads] [--peer rtpengine]` (see bench/calls/run.sh)
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
