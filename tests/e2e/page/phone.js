@@ -87,6 +87,38 @@
       const s = c && c.sip && c.sip.session;
       return s ? { ended: s.isEnded(), status: s.status } : null;
     },
+    /**
+     * Records the in-dialog UPDATE and re-INVITE requests this call's JsSIP session sends and the
+     * status each got back (`sip_request` / `sip_response` in the log): session refreshes.
+     */
+    watchRefreshes(id) {
+      const s = calls.get(id) && calls.get(id).sip && calls.get(id).sip.session;
+      if (!s) return false;
+      const send = s.sendRequest;
+      s.sendRequest = function (method, options) {
+        if (method === 'UPDATE' || method === 'INVITE') {
+          record('sip_request', { id, method });
+          const eh = options && options.eventHandlers;
+          if (eh) {
+            for (const k of ['onSuccessResponse', 'onErrorResponse']) {
+              const inner = eh[k];
+              eh[k] = (r) => {
+                record('sip_response', { id, method, status: r ? r.status_code : 0 });
+                if (inner) inner(r);
+              };
+            }
+          }
+        }
+        return send.call(this, method, options);
+      };
+      return true;
+    },
+    /** JsSIP's RFC 4028 state for a call: whether it refreshes, and the interval. */
+    sessionTimer(id) {
+      const s = calls.get(id) && calls.get(id).sip && calls.get(id).sip.session;
+      const t = s && s._sessionTimers;
+      return t ? { running: t.running, refresher: t.refresher, expires: t.currentExpires } : null;
+    },
     /** The SDK's own call store (`client.allCall()`): what a reloaded page knows. */
     allCalls() {
       return client ? client.allCall().map((c) => ({ id: c.id, state: c.state, direction: c.direction })) : [];

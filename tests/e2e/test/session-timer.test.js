@@ -1,0 +1,83 @@
+// RFC 4028 session timers with the unchanged webitel-sdk: a call that outlives the refresh
+// interval. webitel-sdk asks for Session-Expires 120 on both sides of the B2BUA, and each
+// browser is its dialog's refresher, so both refresh after 60 s. Each refresh must get a 2xx,
+// and the call must go on, audio flowing, past both.
+'use strict';
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const h = require('./harness');
+
+const callIdOf = (p) => h.until('a call', async () => (await p.evaluate(() => window.phone.callIds()))[0]);
+
+async function waitState(p, id, want, what) {
+  return h.until(what, async () => {
+    const s = await p.evaluate((i) => window.phone.state(i), id);
+    return s && want.includes(s.state) && s;
+  });
+}
+
+const bytes = (p, id) => p.evaluate((i) => window.phone.inboundBytes(i), id);
+
+/** The refresh requests a page sent and the status each got back. */
+const refreshes = (p) => p.evaluate(() => window.phone.log
+  .filter((e) => e.kind === 'sip_request' || e.kind === 'sip_response')
+  .map((e) => ({ kind: e.kind, method: e.method, status: e.status || 0 })));
+
+test('session refreshes from both browsers are answered and the call goes on', { timeout: 120000 }, async (t) => {
+  const server = await h.startServer();
+  t.after(() => server.stop());
+  const pages = await h.startPages();
+  t.after(() => pages.close());
+  const browser = await h.startBrowser();
+  t.after(() => browser.close());
+
+  const a = await h.provisionUser(server);
+  const b = await h.provisionUser(server);
+  const pa = await h.openPhone(browser, pages, server, a);
+  const pb = await h.openPhone(browser, pages, server, b);
+  for (const p of [pa, pb]) {
+    await h.until('JsSIP registered', () => p.evaluate(() => window.phone.registered()));
+  }
+
+  await pa.evaluate((ext) => window.phone.call(ext), b.extension);
+  const inB = await callIdOf(pb);
+  const outA = await callIdOf(pa);
+  await pb.evaluate((id) => window.phone.answer(id), inB);
+  await waitState(pb, inB, ['active', 'bridge'], 'B active');
+  await waitState(pa, outA, ['active', 'bridge'], 'A active');
+  assert.ok(await pa.evaluate((id) => window.phone.watchRefreshes(id), outA));
+  assert.ok(await pb.evaluate((id) => window.phone.watchRefreshes(id), inB));
+
+  const ta = await pa.evaluate((id) => window.phone.sessionTimer(id), outA);
+  const tb = await pb.evaluate((id) => window.phone.sessionTimer(id), inB);
+  console.log('session timers: A', ta, 'B', tb);
+  assert.deepEqual(ta, { running: true, refresher: true, expires: 120 }, 'A refreshes every 60 s');
+  assert.deepEqual(tb, { running: true, refresher: true, expires: 120 }, 'B refreshes every 60 s');
+
+  // Both refreshes, 60 s after the answer, are answered with a 2xx.
+  const answered = async (p) => {
+    const r = await refreshes(p);
+    return r.some((e) => e.kind === 'sip_response' && e.status >= 200 && e.status < 300) && r;
+  };
+  const rb = await h.until('B refreshes the session', () => answered(pb), 70000, 500);
+  const ra = await h.until('A refreshes the session', () => answered(pa), 10000, 500);
+  console.log('refreshes: A', ra, 'B', rb);
+  for (const r of [...ra, ...rb]) {
+    if (r.kind === 'sip_response') assert.ok(r.status >= 200 && r.status < 300, `refresh got ${r.status}`);
+  }
+
+  // Still one live call, audio both ways.
+  for (const [p, id] of [[pa, outA], [pb, inB]]) {
+    const s = await p.evaluate((i) => window.phone.state(i), id);
+    assert.ok(['active', 'bridge'].includes(s.state), `call state ${s.state}`);
+  }
+  const [a0, b0] = [await bytes(pa, outA), await bytes(pb, inB)];
+  await h.until('audio both ways after the refreshes', async () => {
+    const [a1, b1] = [await bytes(pa, outA), await bytes(pb, inB)];
+    return a1 > a0 + 1000 && b1 > b0 + 1000;
+  });
+  assert.equal((await server.sipStatus()).calls, 1);
+
+  await pa.evaluate((id) => window.phone.hangup(id), outA);
+  await waitState(pb, inB, ['hangup'], 'B sees the hangup');
+});
