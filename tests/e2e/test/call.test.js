@@ -6,9 +6,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./harness');
 
-async function registered(p) {
-  await h.until('JsSIP registered', () => p.evaluate(() => window.phone.registered()));
-}
+const { registered } = h;
 
 /** The newest call id the page knows that is not in `seen`. */
 async function newCall(p, seen, what) {
@@ -34,12 +32,7 @@ async function bytes(p, id) {
 }
 
 test('A calls B, B answers, audio both ways; reject; cancel; hangup from each side', async (t) => {
-  const server = await h.startServer();
-  t.after(() => server.stop());
-  const pages = await h.startPages();
-  t.after(() => pages.close());
-  const browser = await h.startBrowser();
-  t.after(() => browser.close());
+  const { server, pages, browser } = await h.setup(t);
 
   const a = await h.provisionUser(server);
   const b = await h.provisionUser(server);

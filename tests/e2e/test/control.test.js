@@ -6,7 +6,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./harness');
 
-const registered = (p) => h.until('JsSIP registered', () => p.evaluate(() => window.phone.registered()));
+const { registered } = h;
 const state = (p, id) => p.evaluate((i) => window.phone.state(i), id);
 const bytes = (p, id) => p.evaluate((i) => window.phone.inboundBytes(i), id);
 const actions = (p, id) => p.evaluate((i) => window.phone.actions(i), id);
@@ -49,12 +49,7 @@ async function shape(p, from) {
 }
 
 test('hold, DTMF, blind transfer through webitel-sdk', async (t) => {
-  const server = await h.startServer();
-  t.after(() => server.stop());
-  const pages = await h.startPages();
-  t.after(() => pages.close());
-  const browser = await h.startBrowser();
-  t.after(() => browser.close());
+  const { server, pages, browser } = await h.setup(t);
 
   const [a, b, c] = [await h.provisionUser(server), await h.provisionUser(server), await h.provisionUser(server)];
   const pa = await h.openPhone(browser, pages, server, a);

@@ -86,6 +86,21 @@ async function openPhone(browser, pages, server, user) {
   return page;
 }
 
+/** A server (with `env`), the page server and a browser, all torn down after the test. */
+async function setup(t, env) {
+  const server = await shared.startServer(env);
+  t.after(() => server.stop());
+  const pages = await startPages();
+  t.after(() => pages.close());
+  const browser = await startBrowser();
+  t.after(() => browser.close());
+  return { server, pages, browser };
+}
+
+/** Waits until the page's JsSIP phone has registered. */
+const registered = (p) => until('JsSIP registered', () => p.evaluate(() => window.phone.registered()));
+
 module.exports = {
   startServer: shared.startServer, provisionUser, startPages, startBrowser, openPhone, until, sleep,
+  setup, registered,
 };

@@ -6,7 +6,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./harness');
 
-const registered = (p) => h.until('JsSIP registered', () => p.evaluate(() => window.phone.registered()));
+const { registered } = h;
 const state = (p, id) => p.evaluate((i) => window.phone.state(i), id);
 const energy = (p, id) => p.evaluate((i) => window.phone.inboundEnergy(i), id);
 const remote = (p, id) => p.evaluate((i) => window.phone.remoteMedia(i), id);
@@ -36,12 +36,7 @@ async function listed(server, user, id) {
 }
 
 test('mute stops the party\'s audio and tells the other SDK', async (t) => {
-  const server = await h.startServer();
-  t.after(() => server.stop());
-  const pages = await h.startPages();
-  t.after(() => pages.close());
-  const browser = await h.startBrowser();
-  t.after(() => browser.close());
+  const { server, pages, browser } = await h.setup(t);
 
   const [a, b] = [await h.provisionUser(server), await h.provisionUser(server)];
   const pa = await h.openPhone(browser, pages, server, a);

@@ -5,12 +5,7 @@ const assert = require('node:assert/strict');
 const h = require('./harness');
 
 test('webitel-sdk phones register (two users, a second tab), and unregister on close', async (t) => {
-  const server = await h.startServer();
-  t.after(() => server.stop());
-  const pages = await h.startPages();
-  t.after(() => pages.close());
-  const browser = await h.startBrowser();
-  t.after(() => browser.close());
+  const { server, pages, browser } = await h.setup(t);
 
   const a = await h.provisionUser(server);
   const b = await h.provisionUser(server);
@@ -18,7 +13,7 @@ test('webitel-sdk phones register (two users, a second tab), and unregister on c
   const pb = await h.openPhone(browser, pages, server, b);
 
   for (const p of [pa, pb]) {
-    await h.until('JsSIP registered', () => p.evaluate(() => window.phone.registered()));
+    await h.registered(p);
     const events = await p.evaluate(() => window.phone.log.filter((e) => e.kind === 'phone_registered'));
     assert.deepEqual(events.map((e) => e.value), [true]);
   }

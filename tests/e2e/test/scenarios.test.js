@@ -8,7 +8,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./harness');
 
-const registered = (p) => h.until('JsSIP registered', () => p.evaluate(() => window.phone.registered()));
+const { registered } = h;
 const state = (p, id) => p.evaluate((i) => window.phone.state(i), id);
 const bytes = (p, id) => p.evaluate((i) => window.phone.inboundBytes(i), id);
 const logOf = (p, kind) => p.evaluate((k) => window.phone.log.filter((e) => e.kind === k), kind);
@@ -32,17 +32,6 @@ async function audioFlows(p, id, what) {
   await h.until(what, async () => (await bytes(p, id)) > b0 + 1000, 10000);
 }
 
-/** A server (with `env`), the page server and a browser, all torn down after the test. */
-async function setup(t, env) {
-  const server = await h.startServer(env);
-  t.after(() => server.stop());
-  const pages = await h.startPages();
-  t.after(() => pages.close());
-  const browser = await h.startBrowser();
-  t.after(() => browser.close());
-  return { server, pages, browser };
-}
-
 /** History rows of the legs in `ids`, once every one of them has its hangup time. */
 async function history(server, since, ids) {
   return h.until('history rows', async () => {
@@ -53,7 +42,7 @@ async function history(server, since, ids) {
 }
 
 test('unknown extension: 404, UNALLOCATED_NUMBER, in history', async (t) => {
-  const { server, pages, browser } = await setup(t);
+  const { server, pages, browser } = await h.setup(t);
   const a = await h.provisionUser(server);
   const pa = await h.openPhone(browser, pages, server, a);
   await registered(pa);
@@ -78,7 +67,7 @@ test('unknown extension: 404, UNALLOCATED_NUMBER, in history', async (t) => {
 });
 
 test('no answer: 480 NO_ANSWER after SWITCHBOARD_NO_ANSWER_TIMEOUT=3', async (t) => {
-  const { server, pages, browser } = await setup(t, { SWITCHBOARD_NO_ANSWER_TIMEOUT: '3' });
+  const { server, pages, browser } = await h.setup(t, { SWITCHBOARD_NO_ANSWER_TIMEOUT: '3' });
   const a = await h.provisionUser(server);
   const b = await h.provisionUser(server);
   const pa = await h.openPhone(browser, pages, server, a);
@@ -114,7 +103,7 @@ test('no answer: 480 NO_ANSWER after SWITCHBOARD_NO_ANSWER_TIMEOUT=3', async (t)
 });
 
 test('two tabs of B: both ring, one answers, the other stops ringing; audio to the answerer', async (t) => {
-  const { server, pages, browser } = await setup(t);
+  const { server, pages, browser } = await h.setup(t);
   const a = await h.provisionUser(server);
   const b = await h.provisionUser(server);
   const pa = await h.openPhone(browser, pages, server, a);
@@ -160,7 +149,7 @@ test('two tabs of B: both ring, one answers, the other stops ringing; audio to t
 });
 
 test('page reload mid-call: subscribe_call rebuilds the live call, which gets the hangup', async (t) => {
-  const { server, pages, browser } = await setup(t);
+  const { server, pages, browser } = await h.setup(t);
   const a = await h.provisionUser(server);
   const b = await h.provisionUser(server);
   const pa = await h.openPhone(browser, pages, server, a);
@@ -203,7 +192,7 @@ test('page reload mid-call: subscribe_call rebuilds the live call, which gets th
 });
 
 test('a tab closed mid-call: the call ends once the 30 s grace for a reload is over', async (t) => {
-  const { server, pages, browser } = await setup(t);
+  const { server, pages, browser } = await h.setup(t);
   const a = await h.provisionUser(server);
   const b = await h.provisionUser(server);
   const pa = await h.openPhone(browser, pages, server, a);

@@ -24,20 +24,13 @@ const refreshes = (p) => p.evaluate(() => window.phone.log
   .map((e) => ({ kind: e.kind, method: e.method, status: e.status || 0 })));
 
 test('session refreshes from both browsers are answered and the call goes on', { timeout: 120000 }, async (t) => {
-  const server = await h.startServer();
-  t.after(() => server.stop());
-  const pages = await h.startPages();
-  t.after(() => pages.close());
-  const browser = await h.startBrowser();
-  t.after(() => browser.close());
+  const { server, pages, browser } = await h.setup(t);
 
   const a = await h.provisionUser(server);
   const b = await h.provisionUser(server);
   const pa = await h.openPhone(browser, pages, server, a);
   const pb = await h.openPhone(browser, pages, server, b);
-  for (const p of [pa, pb]) {
-    await h.until('JsSIP registered', () => p.evaluate(() => window.phone.registered()));
-  }
+  for (const p of [pa, pb]) await h.registered(p);
 
   await pa.evaluate((ext) => window.phone.call(ext), b.extension);
   const inB = await callIdOf(pb);
