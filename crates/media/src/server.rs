@@ -291,8 +291,8 @@ fn bind_udp(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
     }
     let _ = socket.set_send_buffer_size(SEND_BUFFER);
     if let Ok(got) = socket.recv_buffer_size() {
-        // The kernel reports twice what it was asked for (bookkeeping overhead included).
-        if got < RECV_BUFFER {
+        // The kernel reports twice the size it granted (its bookkeeping included).
+        if got < 2 * RECV_BUFFER {
             tracing::warn!(
                 bytes = got,
                 "media socket receive buffer is small: raise net.core.rmem_max to {RECV_BUFFER}"
