@@ -72,7 +72,8 @@ pub struct MediaServer {
 }
 
 impl MediaServer {
-    /// Binds one socket per shard, creates the DTLS certificates and starts one thread per shard.
+    /// Binds one socket per shard and starts one thread per shard, which makes its DTLS
+    /// certificate.
     /// The threads end when every [`MediaHandle`] is dropped.
     pub async fn start(config: MediaServerConfig) -> Result<MediaServer> {
         let count = match config.shards {
@@ -99,12 +100,12 @@ impl MediaServer {
                     "bound to an unspecified address: set public_ip for the ICE candidate",
                 )));
             }
-            let core = MediaCore::new(MediaConfig {
+            let media_config = MediaConfig {
                 candidate_addr: SocketAddr::new(ip, local_addr.port()),
                 ice_lite: config.ice_lite,
                 shard: index,
                 shards: count,
-            });
+            };
             let (tx, cmds) = mpsc::unbounded_channel();
             let legs = Arc::new(AtomicUsize::new(0));
             let shard_legs = legs.clone();
@@ -114,7 +115,12 @@ impl MediaServer {
                 .build()?;
             std::thread::Builder::new()
                 .name(format!("media-{index}"))
-                .spawn(move || rt.block_on(run(socket, core, cmds, ev_tx, shard_legs)))?;
+                .spawn(move || {
+                    // The DTLS certificate (~100 ms of crypto) is made here, off the caller's
+                    // async runtime.
+                    let core = MediaCore::new(media_config);
+                    rt.block_on(run(socket, core, cmds, ev_tx, shard_legs))
+                })?;
             shards.push(Shard { tx, legs });
             local_addrs.push(local_addr);
         }
