@@ -5,7 +5,7 @@
 use crate::auth::{Access, Caller, Session};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::RawBody;
-use crate::ws::calls::{self as wscalls, CallContext, CallReply};
+use crate::ws::calls::{self as wscalls, CallContext};
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::Json;
@@ -27,10 +27,13 @@ fn object(v: Value) -> Map<String, Value> {
     }
 }
 
-/// Parses `action` exactly as the WebSocket would and runs it for the caller.
-async fn run(st: &AppState, c: &Caller, action: &str, data: Value) -> ApiResult<CallReply> {
+/// A control action on a live leg: needs `calls` update rights, then runs `action` parsed exactly
+/// as the WebSocket would.
+async fn control(st: &AppState, c: &Caller, action: &str, data: Value) -> ApiResult<()> {
+    c.require("calls", Access::Update)?;
     let req = wscalls::parse(action, object(data))?;
-    st.calls.execute(ctx(c.0.clone()), req).await
+    st.calls.execute(ctx(c.0.clone()), req).await?;
+    Ok(())
 }
 
 fn not_found(id: &str) -> ApiError {
@@ -82,9 +85,8 @@ pub async fn hangup(
     Path(id): Path<String>,
     body: RawBody,
 ) -> ApiResult<Json<Value>> {
-    c.require("calls", Access::Update)?;
     let b: HangupBody = body.json()?.unwrap_or_default();
-    run(
+    control(
         &st,
         &c,
         "call_hangup",
@@ -104,8 +106,7 @@ pub async fn hold(
     c: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    c.require("calls", Access::Update)?;
-    run(&st, &c, "call_hold", json!({ "id": id })).await?;
+    control(&st, &c, "call_hold", json!({ "id": id })).await?;
     Ok(Json(json!({ "state": "hold" })))
 }
 
@@ -119,8 +120,7 @@ pub async fn unhold(
     c: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    c.require("calls", Access::Update)?;
-    run(&st, &c, "call_unhold", json!({ "id": id })).await?;
+    control(&st, &c, "call_unhold", json!({ "id": id })).await?;
     Ok(Json(json!({ "state": "active" })))
 }
 
@@ -141,14 +141,13 @@ pub async fn dtmf(
     Path(id): Path<String>,
     body: RawBody,
 ) -> ApiResult<Json<Value>> {
-    c.require("calls", Access::Update)?;
     let b: DtmfBody = body.json()?.unwrap_or_default();
     // The engine's proto has `digit` as a one-character string; a number is accepted too.
     let digit = match b.digit {
         Value::Number(n) => Value::String(n.to_string()),
         other => other,
     };
-    run(&st, &c, "call_dtmf", json!({ "id": id, "dtmf": digit })).await?;
+    control(&st, &c, "call_dtmf", json!({ "id": id, "dtmf": digit })).await?;
     Ok(Json(json!({})))
 }
 
@@ -169,9 +168,8 @@ pub async fn transfer(
     Path(id): Path<String>,
     body: RawBody,
 ) -> ApiResult<Json<Value>> {
-    c.require("calls", Access::Update)?;
     let b: TransferBody = body.json()?.unwrap_or_default();
-    run(
+    control(
         &st,
         &c,
         "call_blind_transfer",
