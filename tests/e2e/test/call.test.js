@@ -6,30 +6,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./harness');
 
-const { registered } = h;
-
-/** The newest call id the page knows that is not in `seen`. */
-async function newCall(p, seen, what) {
-  return h.until(what, async () => {
-    const ids = await p.evaluate(() => window.phone.callIds());
-    return ids.find((id) => !seen.includes(id));
-  });
-}
-
-async function state(p, id) {
-  return p.evaluate((i) => window.phone.state(i), id);
-}
-
-async function waitState(p, id, want, what, ms = 10000) {
-  return h.until(what, async () => {
-    const s = await state(p, id);
-    return s && want.includes(s.state) && s;
-  }, ms);
-}
-
-async function bytes(p, id) {
-  return p.evaluate((i) => window.phone.inboundBytes(i), id);
-}
+const { registered, newCall, state, waitState, bytes } = h;
 
 test('A calls B, B answers, audio both ways; reject; cancel; hangup from each side', async (t) => {
   const { server, pages, browser } = await h.setup(t);

@@ -6,29 +6,8 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./harness');
 
-const { registered } = h;
-const state = (p, id) => p.evaluate((i) => window.phone.state(i), id);
-const bytes = (p, id) => p.evaluate((i) => window.phone.inboundBytes(i), id);
+const { registered, state, bytes, newCall, waitState, audioFlows } = h;
 const actions = (p, id) => p.evaluate((i) => window.phone.actions(i), id);
-
-async function newCall(p, seen, what) {
-  return h.until(what, async () => {
-    const ids = await p.evaluate(() => window.phone.callIds());
-    return ids.find((id) => !seen.includes(id));
-  });
-}
-
-async function waitState(p, id, want, what, ms = 10000) {
-  return h.until(what, async () => {
-    const s = await state(p, id);
-    return s && want.includes(s.state) && s;
-  }, ms);
-}
-
-async function audioFlows(p, id, what) {
-  const b0 = await bytes(p, id);
-  await h.until(what, async () => (await bytes(p, id)) > b0 + 1000, 10000);
-}
 
 /**
  * Shape of the remote audio over a window: the longest run of loud ~21 ms blocks (the hold tone

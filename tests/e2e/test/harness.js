@@ -100,7 +100,31 @@ async function setup(t, env) {
 /** Waits until the page's JsSIP phone has registered. */
 const registered = (p) => until('JsSIP registered', () => p.evaluate(() => window.phone.registered()));
 
+/** The page's SDK call `id`: its state, cause and direction. */
+const state = (p, id) => p.evaluate((i) => window.phone.state(i), id);
+
+/** Inbound audio bytes of a call's peer connection (WebRTC stats). */
+const bytes = (p, id) => p.evaluate((i) => window.phone.inboundBytes(i), id);
+
+/** The first call id the page knows that is not in `seen`. */
+const newCall = (p, seen, what) => until(what, async () => {
+  const ids = await p.evaluate(() => window.phone.callIds());
+  return ids.find((id) => !seen.includes(id));
+});
+
+/** Waits until call `id` is in one of the states `want`; returns its state. */
+const waitState = (p, id, want, what, ms = 10000) => until(what, async () => {
+  const s = await state(p, id);
+  return s && want.includes(s.state) && s;
+}, ms);
+
+/** Waits until a call's inbound audio grows by more than 1000 bytes. */
+async function audioFlows(p, id, what) {
+  const b0 = await bytes(p, id);
+  await until(what, async () => (await bytes(p, id)) > b0 + 1000, 10000);
+}
+
 module.exports = {
   startServer: shared.startServer, provisionUser, startPages, startBrowser, openPhone, until, sleep,
-  setup, registered,
+  setup, registered, state, bytes, newCall, waitState, audioFlows,
 };

@@ -6,21 +6,9 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./harness');
 
-const { registered } = h;
-const state = (p, id) => p.evaluate((i) => window.phone.state(i), id);
+const { registered, state, newCall, waitState } = h;
 const energy = (p, id) => p.evaluate((i) => window.phone.inboundEnergy(i), id);
 const remote = (p, id) => p.evaluate((i) => window.phone.remoteMedia(i), id);
-
-async function newCall(p, what) {
-  return h.until(what, async () => (await p.evaluate(() => window.phone.callIds()))[0]);
-}
-
-async function waitState(p, id, want, what) {
-  return h.until(what, async () => {
-    const s = await state(p, id);
-    return s && want.includes(s.state) && s;
-  });
-}
 
 /** How much the inbound audio energy grows over `ms` (the fake microphone beeps about once a second). */
 async function growth(p, id, ms = 2000) {
@@ -44,8 +32,8 @@ test('mute stops the party\'s audio and tells the other SDK', async (t) => {
   for (const p of [pa, pb]) await registered(p);
 
   await pa.evaluate((ext) => window.phone.call(ext), b.extension);
-  const inB = await newCall(pb, 'B rings');
-  const outA = await newCall(pa, 'A sees its call');
+  const inB = await newCall(pb, [], 'B rings');
+  const outA = await newCall(pa, [], 'A sees its call');
   await pb.evaluate((id) => window.phone.answer(id), inB);
   await waitState(pa, outA, ['active', 'bridge'], 'A active');
   await waitState(pb, inB, ['active', 'bridge'], 'B active');

@@ -8,29 +8,8 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./harness');
 
-const { registered } = h;
-const state = (p, id) => p.evaluate((i) => window.phone.state(i), id);
-const bytes = (p, id) => p.evaluate((i) => window.phone.inboundBytes(i), id);
+const { registered, state, bytes, newCall, waitState, audioFlows } = h;
 const logOf = (p, kind) => p.evaluate((k) => window.phone.log.filter((e) => e.kind === k), kind);
-
-async function newCall(p, seen, what) {
-  return h.until(what, async () => {
-    const ids = await p.evaluate(() => window.phone.callIds());
-    return ids.find((id) => !seen.includes(id));
-  });
-}
-
-async function waitState(p, id, want, what, ms = 10000) {
-  return h.until(what, async () => {
-    const s = await state(p, id);
-    return s && want.includes(s.state) && s;
-  }, ms);
-}
-
-async function audioFlows(p, id, what) {
-  const b0 = await bytes(p, id);
-  await h.until(what, async () => (await bytes(p, id)) > b0 + 1000, 10000);
-}
 
 /** History rows of the legs in `ids`, once every one of them has its hangup time. */
 async function history(server, since, ids) {

@@ -7,16 +7,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./harness');
 
-const callIdOf = (p) => h.until('a call', async () => (await p.evaluate(() => window.phone.callIds()))[0]);
-
-async function waitState(p, id, want, what) {
-  return h.until(what, async () => {
-    const s = await p.evaluate((i) => window.phone.state(i), id);
-    return s && want.includes(s.state) && s;
-  });
-}
-
-const bytes = (p, id) => p.evaluate((i) => window.phone.inboundBytes(i), id);
+const { newCall, state, waitState, bytes } = h;
 
 /** The refresh requests a page sent and the status each got back. */
 const refreshes = (p) => p.evaluate(() => window.phone.log
@@ -33,8 +24,8 @@ test('session refreshes from both browsers are answered and the call goes on', {
   for (const p of [pa, pb]) await h.registered(p);
 
   await pa.evaluate((ext) => window.phone.call(ext), b.extension);
-  const inB = await callIdOf(pb);
-  const outA = await callIdOf(pa);
+  const inB = await newCall(pb, [], 'B rings');
+  const outA = await newCall(pa, [], 'A sees its call');
   await pb.evaluate((id) => window.phone.answer(id), inB);
   await waitState(pb, inB, ['active', 'bridge'], 'B active');
   await waitState(pa, outA, ['active', 'bridge'], 'A active');
@@ -61,7 +52,7 @@ test('session refreshes from both browsers are answered and the call goes on', {
 
   // Still one live call, audio both ways.
   for (const [p, id] of [[pa, outA], [pb, inB]]) {
-    const s = await p.evaluate((i) => window.phone.state(i), id);
+    const s = await state(p, id);
     assert.ok(['active', 'bridge'].includes(s.state), `call state ${s.state}`);
   }
   const [a0, b0] = [await bytes(pa, outA), await bytes(pb, inB)];
