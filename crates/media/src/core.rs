@@ -131,6 +131,10 @@ struct Forward {
     packet: RtpPacket,
 }
 
+/// A forwarded packet on its way to the shard that holds its target leg (legs bridged across
+/// shards): hand it to that shard's [`MediaCore::handle_relayed`].
+pub struct Relayed(Forward);
+
 /// Sending state of the DTMF generator on one leg.
 struct DtmfTx {
     queue: VecDeque<u8>,
@@ -332,6 +336,8 @@ pub struct MediaCore {
     transmits: VecDeque<Datagram>,
     events: VecDeque<MediaEvent>,
     work: VecDeque<Forward>,
+    /// Forwards whose target lives on another shard, with that shard.
+    relay: VecDeque<(usize, Relayed)>,
     tap: Option<Tap>,
 }
 
@@ -354,6 +360,7 @@ impl MediaCore {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             work: VecDeque::new(),
+            relay: VecDeque::new(),
             tap: None,
         }
     }
@@ -527,6 +534,22 @@ impl MediaCore {
         Ok(())
     }
 
+    /// Forwards `leg`'s audio to `peer`, which lives on another shard (that shard links back).
+    pub fn link(&mut self, leg: LegId, peer: LegId) -> Result<()> {
+        self.legs
+            .get_mut(&leg)
+            .ok_or(MediaError::UnknownLeg(leg))?
+            .peer = Some(peer);
+        Ok(())
+    }
+
+    /// Stops `leg` forwarding to `peer` (its peer on another shard was unbridged or closed).
+    pub fn unlink(&mut self, leg: LegId, peer: LegId) {
+        if let Some(l) = self.legs.get_mut(&leg).filter(|l| l.peer == Some(peer)) {
+            l.peer = None;
+        }
+    }
+
     /// The leg `leg` is bridged to.
     pub fn peer(&self, leg: LegId) -> Option<LegId> {
         self.legs.get(&leg)?.peer
@@ -685,6 +708,17 @@ impl MediaCore {
         self.transmits.pop_front()
     }
 
+    /// A packet for a leg on another shard: `(shard, packet)`.
+    pub fn poll_relay(&mut self) -> Option<(usize, Relayed)> {
+        self.relay.pop_front()
+    }
+
+    /// A packet relayed from another shard to one of this shard's legs.
+    pub fn handle_relayed(&mut self, packet: Relayed, now: Instant) {
+        self.work.push_back(packet.0);
+        self.run_work(now);
+    }
+
     pub fn poll_event(&mut self) -> Option<MediaEvent> {
         self.events.pop_front()
     }
@@ -757,6 +791,13 @@ impl MediaCore {
     fn run_work(&mut self, now: Instant) {
         while let Some(f) = self.work.pop_front() {
             let Some(to) = self.legs.get_mut(&f.to) else {
+                let shard = Self::shard_of(f.to, self.config.shards);
+                if shard != self.config.shard {
+                    if let Some(from) = self.legs.get_mut(&f.from) {
+                        from.stats.forwarded += 1;
+                    }
+                    self.relay.push_back((shard, Relayed(f)));
+                }
                 continue;
             };
             // Hold tone and DTMF own the outgoing stream while they play.

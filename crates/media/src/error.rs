@@ -15,8 +15,6 @@ pub enum MediaError {
     NoChange,
     #[error("WebRTC: {0}")]
     Rtc(String),
-    #[error("legs {0} and {1} live on different media shards: create one near the other")]
-    CrossShard(LegId, LegId),
     #[error("a leg cannot be bridged to itself")]
     SelfBridge,
     #[error("I/O: {0}")]

@@ -21,7 +21,7 @@ mod tone;
 
 pub use crate::core::{
     dtmf_digit, dtmf_event, Datagram, LegId, LegStats, MediaConfig, MediaCore, MediaEvent,
-    PayloadKind, Tap, TapPacket,
+    PayloadKind, Relayed, Tap, TapPacket,
 };
 pub use crate::error::{MediaError, Result};
 pub use crate::record::{self_delimited, OggWriter, RecordControl, RecordDone, Recorder};

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::core::{LegId, LegStats, MediaConfig, MediaCore, MediaEvent, Tap};
+use crate::core::{LegId, LegStats, MediaConfig, MediaCore, MediaEvent, Relayed, Tap};
 use crate::error::{MediaError, Result};
 use crate::Direction;
 
@@ -81,6 +81,11 @@ impl MediaServer {
             n => n,
         };
         let (ev_tx, events) = mpsc::unbounded_channel();
+        // Packets between legs bridged across shards go from shard to shard over these.
+        let (relays, relay_rxs): (Vec<_>, Vec<_>) =
+            (0..count).map(|_| mpsc::unbounded_channel()).unzip();
+        let relays: Arc<[mpsc::UnboundedSender<Relayed>]> = relays.into();
+        let mut relay_rxs = relay_rxs.into_iter();
         let mut shards = Vec::with_capacity(count);
         let mut local_addrs = Vec::with_capacity(count);
         for index in 0..count {
@@ -110,6 +115,13 @@ impl MediaServer {
             let legs = Arc::new(AtomicUsize::new(0));
             let shard_legs = legs.clone();
             let ev_tx = ev_tx.clone();
+            let io = ShardIo {
+                commands: cmds,
+                events: ev_tx,
+                relay_in: relay_rxs.next().expect("one relay channel per shard"),
+                relays: relays.clone(),
+                legs: shard_legs,
+            };
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
@@ -119,7 +131,7 @@ impl MediaServer {
                     // The DTLS certificate (~100 ms of crypto) is made here, off the caller's
                     // async runtime.
                     let core = MediaCore::new(media_config);
-                    rt.block_on(run(socket, core, cmds, ev_tx, shard_legs))
+                    rt.block_on(run(socket, core, io))
                 })?;
             shards.push(Shard { tx, legs });
             local_addrs.push(local_addr);
@@ -234,16 +246,36 @@ impl MediaHandle {
             .await?
     }
 
-    /// Forwards media between `a` and `b`; they must live on one shard (see `near`).
+    /// Forwards media between `a` and `b`. Legs on one shard (see `near`) forward directly;
+    /// across shards each packet is relayed to the other shard's thread.
     pub async fn bridge(&self, a: LegId, b: LegId) -> Result<()> {
-        if self.shard_of(a) != self.shard_of(b) {
-            return Err(MediaError::CrossShard(a, b));
+        if self.shard_of(a) == self.shard_of(b) {
+            return self.call(a, move |c, _| c.bridge(a, b)).await?;
         }
-        self.call(a, move |c, _| c.bridge(a, b)).await?
+        self.unbridge(a).await?;
+        self.unbridge(b).await?;
+        self.call(a, move |c, _| c.link(a, b)).await??;
+        self.call(b, move |c, _| c.link(b, a)).await?
     }
 
     pub async fn unbridge(&self, leg: LegId) -> Result<()> {
-        self.call(leg, move |c, _| c.unbridge(leg)).await?
+        let peer = self
+            .call(leg, move |c, _| {
+                let peer = c.peer(leg);
+                c.unbridge(leg).map(|()| peer)
+            })
+            .await??;
+        self.unlink_remote(leg, peer).await
+    }
+
+    /// After `leg` stopped forwarding to `peer`: a peer on another shard stops forwarding back.
+    async fn unlink_remote(&self, leg: LegId, peer: Option<LegId>) -> Result<()> {
+        match peer {
+            Some(p) if self.shard_of(p) != self.shard_of(leg) => {
+                self.call(p, move |c, _| c.unlink(p, leg)).await
+            }
+            _ => Ok(()),
+        }
     }
 
     pub async fn mute(&self, leg: LegId, on: bool) -> Result<()> {
@@ -261,7 +293,13 @@ impl MediaHandle {
     }
 
     pub async fn close(&self, leg: LegId) -> Result<()> {
-        self.call(leg, move |c, now| c.close(leg, now)).await?
+        let peer = self
+            .call(leg, move |c, now| {
+                let peer = c.peer(leg);
+                c.close(leg, now).map(|()| peer)
+            })
+            .await??;
+        self.unlink_remote(leg, peer).await
     }
 
     pub async fn stats(&self, leg: LegId) -> Result<LegStats> {
@@ -325,13 +363,25 @@ fn force_recv_buffer(socket: &socket2::Socket, bytes: usize) -> bool {
     }
 }
 
-async fn run(
-    socket: std::net::UdpSocket,
-    mut core: MediaCore,
-    mut cmds: mpsc::UnboundedReceiver<Command>,
+/// A shard thread's channels: commands in, events out, relayed packets both ways.
+struct ShardIo {
+    commands: mpsc::UnboundedReceiver<Command>,
     events: mpsc::UnboundedSender<MediaEvent>,
+    relay_in: mpsc::UnboundedReceiver<Relayed>,
+    /// Every shard's relay input, by shard.
+    relays: Arc<[mpsc::UnboundedSender<Relayed>]>,
+    /// This shard's leg count, for placement.
     legs: Arc<AtomicUsize>,
-) {
+}
+
+async fn run(socket: std::net::UdpSocket, mut core: MediaCore, io: ShardIo) {
+    let ShardIo {
+        commands: mut cmds,
+        events,
+        mut relay_in,
+        relays,
+        legs,
+    } = io;
     let Ok(socket) = UdpSocket::from_std(socket) else {
         return;
     };
@@ -349,6 +399,9 @@ async fn run(
             core.handle_timeout(Instant::now());
         }
         send_all(&socket, &mut core).await;
+        while let Some((shard, packet)) = core.poll_relay() {
+            let _ = relays[shard].send(packet);
+        }
         while let Some(e) = core.poll_event() {
             let _ = events.send(e);
         }
@@ -369,6 +422,12 @@ async fn run(
                 cmd(&mut core, Instant::now());
                 while let Ok(cmd) = cmds.try_recv() {
                     cmd(&mut core, Instant::now());
+                }
+            }
+            Some(packet) = relay_in.recv() => {
+                core.handle_relayed(packet, Instant::now());
+                while let Ok(packet) = relay_in.try_recv() {
+                    core.handle_relayed(packet, Instant::now());
                 }
             }
             r = socket.readable() => {

@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Call, Client};
-use switchboard_media::{MediaError, MediaServer, MediaServerConfig};
+use switchboard_media::{MediaServer, MediaServerConfig};
 
 fn candidate_port(sdp: &str) -> u16 {
     let line = sdp
@@ -56,15 +56,31 @@ async fn new_legs_spread_over_the_shards_each_behind_its_own_socket() {
 }
 
 #[tokio::test]
-async fn legs_on_different_shards_are_not_bridged() {
-    let server = two_shards().await;
-    let h = server.handle.clone();
-    let (a, _) = h.create_offerer(None).await.unwrap();
-    let (b, _) = h.create_offerer(None).await.unwrap();
-    assert_ne!(h.shard_of(a), h.shard_of(b));
-    let err = h.bridge(a, b).await.unwrap_err();
-    assert!(matches!(err, MediaError::CrossShard(..)), "{err}");
+async fn legs_on_different_shards_are_bridged_through_a_relay() {
+    let mut call = Call::connect_across_shards().await;
+    let h = call.handle().clone();
+    assert_ne!(h.shard_of(call.leg_a), h.shard_of(call.leg_b));
+    h.bridge(call.leg_a, call.leg_b).await.unwrap();
+    call.talk(Duration::from_millis(400), true, true).await;
+    call.talk(Duration::from_millis(100), false, false).await;
+    assert!(call.a.sent > 10 && call.b.sent > 10);
+    assert_eq!(call.b.payloads_from(call.a.tag).len() as u32, call.a.sent);
+    assert_eq!(call.a.payloads_from(call.b.tag).len() as u32, call.b.sent);
+    let (a, b) = (call.leg_a, call.leg_b);
+    assert_eq!(h.stats(a).await.unwrap().forwarded as u32, call.a.sent);
+
+    // Unbridged from either side, both directions stop.
+    h.unbridge(a).await.unwrap();
     assert_eq!(h.call(a, move |c, _| c.peer(a)).await.unwrap(), None);
+    assert_eq!(h.call(b, move |c, _| c.peer(b)).await.unwrap(), None);
+    let before = (call.a.received.len(), call.b.received.len());
+    call.talk(Duration::from_millis(300), true, true).await;
+    assert_eq!((call.a.received.len(), call.b.received.len()), before);
+
+    // Bridged again, then closing one leg unlinks the other.
+    h.bridge(a, b).await.unwrap();
+    h.close(a).await.unwrap();
+    assert_eq!(h.call(b, move |c, _| c.peer(b)).await.unwrap(), None);
 }
 
 #[tokio::test]

@@ -267,15 +267,20 @@ pub struct Call {
 
 impl Call {
     pub async fn connect() -> Call {
-        Self::setup(false).await
+        Self::setup(false, false).await
     }
 
     /// As `connect`, with an idle leg created first so that the call lands on shard 1.
     pub async fn connect_on_second_shard() -> Call {
-        Self::setup(true).await
+        Self::setup(true, false).await
     }
 
-    async fn setup(occupy_first_shard: bool) -> Call {
+    /// As `connect`, with `b` placed by load, so on the other shard than `a`.
+    pub async fn connect_across_shards() -> Call {
+        Self::setup(false, true).await
+    }
+
+    async fn setup(occupy_first_shard: bool, across: bool) -> Call {
         // Two shards, as on a two-core machine: `b` is created next to `a`.
         let mut server = MediaServer::start(MediaServerConfig {
             shards: 2,
@@ -293,7 +298,8 @@ impl Call {
         a.accept_answer(&answer);
 
         let mut b = Client::new(b'B').await;
-        let (leg_b, offer) = h.create_offerer(Some(leg_a)).await.unwrap();
+        let near = (!across).then_some(leg_a);
+        let (leg_b, offer) = h.create_offerer(near).await.unwrap();
         let answer = b.answer(&offer);
         h.accept_answer(leg_b, answer).await.unwrap();
 
