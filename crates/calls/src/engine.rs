@@ -764,32 +764,24 @@ impl Engine {
         let now_ms = self.now_ms;
         let l = self.legs.get_mut(leg).expect("live");
         l.changed_ms = now_ms;
-        if on {
+        let leg_id = leg.clone();
+        let (media, direction, kind) = if on {
             l.held_since = Some(now_ms);
-            self.out.push_back(Output::Hold {
-                leg: leg.clone(),
-                peer,
-            });
-            self.out.push_back(Output::ReInvite {
-                leg: leg.clone(),
-                fork,
-                direction: MediaDirection::SendOnly,
-            });
-            self.event(leg, EventKind::Hold, json!({}));
+            let media = Output::Hold { leg: leg_id, peer };
+            (media, MediaDirection::SendOnly, EventKind::Hold)
         } else {
             let since = l.held_since.take().unwrap_or(now_ms);
             l.hold_ms += (now_ms - since).max(0);
-            self.out.push_back(Output::Unhold {
-                leg: leg.clone(),
-                peer,
-            });
-            self.out.push_back(Output::ReInvite {
-                leg: leg.clone(),
-                fork,
-                direction: MediaDirection::SendRecv,
-            });
-            self.event(leg, EventKind::Active, json!({}));
-        }
+            let media = Output::Unhold { leg: leg_id, peer };
+            (media, MediaDirection::SendRecv, EventKind::Active)
+        };
+        self.out.push_back(media);
+        self.out.push_back(Output::ReInvite {
+            leg: leg.clone(),
+            fork,
+            direction,
+        });
+        self.event(leg, kind, json!({}));
         self.history(leg);
         Ok(())
     }
