@@ -65,8 +65,6 @@ pub struct MediaHandle {
 pub struct MediaServer {
     pub handle: MediaHandle,
     pub events: mpsc::UnboundedReceiver<MediaEvent>,
-    /// The first shard's socket address.
-    pub local_addr: SocketAddr,
     /// Every shard's socket address, by shard.
     pub local_addrs: Vec<SocketAddr>,
 }
@@ -142,7 +140,6 @@ impl MediaServer {
                 next: Arc::new(AtomicUsize::new(0)),
             },
             events,
-            local_addr: local_addrs[0],
             local_addrs,
         })
     }
@@ -199,18 +196,6 @@ impl MediaHandle {
         f: impl FnOnce(&mut MediaCore, Instant) -> R + Send + 'static,
     ) -> Result<R> {
         self.on_shard(self.shard_of(leg), f).await
-    }
-
-    /// Runs `f` on every shard, in shard order.
-    pub async fn call_each<R: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut MediaCore, Instant) -> R + Clone + Send + 'static,
-    ) -> Result<Vec<R>> {
-        let mut out = Vec::with_capacity(self.shards.len());
-        for shard in 0..self.shards.len() {
-            out.push(self.on_shard(shard, f.clone()).await?);
-        }
-        Ok(out)
     }
 
     /// A leg for an incoming offer; `near` is the leg it will be bridged to, if it exists yet.

@@ -12,7 +12,7 @@ async fn malformed_datagrams_are_ignored() {
     let mut call = Call::connect().await;
     call.handle().bridge(call.leg_a, call.leg_b).await.unwrap();
     let junk = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let target = call.server.local_addr;
+    let target = call.server.local_addrs[call.handle().shard_of(call.leg_a)];
     let samples: Vec<Vec<u8>> = vec![
         vec![],
         vec![0x80],
