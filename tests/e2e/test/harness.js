@@ -124,7 +124,28 @@ async function audioFlows(p, id, what) {
   await until(what, async () => (await bytes(p, id)) > b0 + 1000, 10000);
 }
 
+/** Two provisioned users, each with a phone page open and registered. */
+async function twoPhones({ server, pages, browser }) {
+  const a = await provisionUser(server);
+  const b = await provisionUser(server);
+  const pa = await openPhone(browser, pages, server, a);
+  const pb = await openPhone(browser, pages, server, b);
+  for (const p of [pa, pb]) await registered(p);
+  return { a, b, pa, pb };
+}
+
+/** Page `pa` calls `ext`, page `pb` answers: both call ids, once both calls are active. */
+async function answeredCall(pa, pb, ext) {
+  await pa.evaluate((e) => window.phone.call(e), ext);
+  const inB = await newCall(pb, [], 'B rings');
+  const outA = await newCall(pa, [], 'A sees its call');
+  await pb.evaluate((id) => window.phone.answer(id), inB);
+  await waitState(pb, inB, ['active', 'bridge'], 'B active');
+  await waitState(pa, outA, ['active', 'bridge'], 'A active');
+  return { outA, inB };
+}
+
 module.exports = {
   startServer: shared.startServer, provisionUser, startPages, startBrowser, openPhone, until, sleep,
-  setup, registered, state, bytes, newCall, waitState, audioFlows,
+  setup, registered, state, bytes, newCall, waitState, audioFlows, twoPhones, answeredCall,
 };

@@ -6,7 +6,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./harness');
 
-const { registered, state, newCall, waitState } = h;
+const { waitState } = h;
 const energy = (p, id) => p.evaluate((i) => window.phone.inboundEnergy(i), id);
 const remote = (p, id) => p.evaluate((i) => window.phone.remoteMedia(i), id);
 
@@ -24,19 +24,10 @@ async function listed(server, user, id) {
 }
 
 test('mute stops the party\'s audio and tells the other SDK', async (t) => {
-  const { server, pages, browser } = await h.setup(t);
-
-  const [a, b] = [await h.provisionUser(server), await h.provisionUser(server)];
-  const pa = await h.openPhone(browser, pages, server, a);
-  const pb = await h.openPhone(browser, pages, server, b);
-  for (const p of [pa, pb]) await registered(p);
-
-  await pa.evaluate((ext) => window.phone.call(ext), b.extension);
-  const inB = await newCall(pb, [], 'B rings');
-  const outA = await newCall(pa, [], 'A sees its call');
-  await pb.evaluate((id) => window.phone.answer(id), inB);
-  await waitState(pa, outA, ['active', 'bridge'], 'A active');
-  await waitState(pb, inB, ['active', 'bridge'], 'B active');
+  const env = await h.setup(t);
+  const { server } = env;
+  const { a, b, pa, pb } = await h.twoPhones(env);
+  const { outA, inB } = await h.answeredCall(pa, pb, b.extension);
   await h.until('audio both ways', async () => (await energy(pb, inB)) > 0 && (await energy(pa, outA)) > 0);
   await h.sleep(1000);
 

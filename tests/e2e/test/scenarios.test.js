@@ -128,20 +128,10 @@ test('two tabs of B: both ring, one answers, the other stops ringing; audio to t
 });
 
 test('page reload mid-call: subscribe_call rebuilds the live call, which gets the hangup', async (t) => {
-  const { server, pages, browser } = await h.setup(t);
-  const a = await h.provisionUser(server);
-  const b = await h.provisionUser(server);
-  const pa = await h.openPhone(browser, pages, server, a);
-  const pb = await h.openPhone(browser, pages, server, b);
-  await registered(pa);
-  await registered(pb);
-
-  await pa.evaluate((ext) => window.phone.call(ext), b.extension);
-  const inB = await newCall(pb, [], 'B rings');
-  const outA = await newCall(pa, [], 'A sees its call');
-  await pb.evaluate((id) => window.phone.answer(id), inB);
-  await waitState(pb, inB, ['active', 'bridge'], 'B active');
-  await waitState(pa, outA, ['active', 'bridge'], 'A active');
+  const env = await h.setup(t);
+  const { server } = env;
+  const { b, pa, pb } = await h.twoPhones(env);
+  const { outA, inB } = await h.answeredCall(pa, pb, b.extension);
   await audioFlows(pb, inB, 'audio A→B');
 
   // Reload B: a new page and SDK client with the same token, subscribed again.
@@ -171,19 +161,10 @@ test('page reload mid-call: subscribe_call rebuilds the live call, which gets th
 });
 
 test('a tab closed mid-call: the call ends once the 30 s grace for a reload is over', async (t) => {
-  const { server, pages, browser } = await h.setup(t);
-  const a = await h.provisionUser(server);
-  const b = await h.provisionUser(server);
-  const pa = await h.openPhone(browser, pages, server, a);
-  const pb = await h.openPhone(browser, pages, server, b);
-  await registered(pa);
-  await registered(pb);
-
-  await pa.evaluate((ext) => window.phone.call(ext), b.extension);
-  const inB = await newCall(pb, [], 'B rings');
-  const outA = await newCall(pa, [], 'A sees its call');
-  await pb.evaluate((id) => window.phone.answer(id), inB);
-  await waitState(pa, outA, ['active', 'bridge'], 'A active');
+  const env = await h.setup(t);
+  const { server } = env;
+  const { b, pa, pb } = await h.twoPhones(env);
+  const { outA, inB } = await h.answeredCall(pa, pb, b.extension);
 
   const closedAt = Date.now();
   await pb.close();

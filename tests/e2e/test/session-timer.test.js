@@ -7,7 +7,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./harness');
 
-const { newCall, state, waitState, bytes } = h;
+const { state, waitState, bytes } = h;
 
 /** The refresh requests a page sent and the status each got back. */
 const refreshes = (p) => p.evaluate(() => window.phone.log
@@ -15,20 +15,10 @@ const refreshes = (p) => p.evaluate(() => window.phone.log
   .map((e) => ({ kind: e.kind, method: e.method, status: e.status || 0 })));
 
 test('session refreshes from both browsers are answered and the call goes on', { timeout: 120000 }, async (t) => {
-  const { server, pages, browser } = await h.setup(t);
-
-  const a = await h.provisionUser(server);
-  const b = await h.provisionUser(server);
-  const pa = await h.openPhone(browser, pages, server, a);
-  const pb = await h.openPhone(browser, pages, server, b);
-  for (const p of [pa, pb]) await h.registered(p);
-
-  await pa.evaluate((ext) => window.phone.call(ext), b.extension);
-  const inB = await newCall(pb, [], 'B rings');
-  const outA = await newCall(pa, [], 'A sees its call');
-  await pb.evaluate((id) => window.phone.answer(id), inB);
-  await waitState(pb, inB, ['active', 'bridge'], 'B active');
-  await waitState(pa, outA, ['active', 'bridge'], 'A active');
+  const env = await h.setup(t);
+  const { server } = env;
+  const { b, pa, pb } = await h.twoPhones(env);
+  const { outA, inB } = await h.answeredCall(pa, pb, b.extension);
   assert.ok(await pa.evaluate((id) => window.phone.watchRefreshes(id), outA));
   assert.ok(await pb.evaluate((id) => window.phone.watchRefreshes(id), inB));
 
