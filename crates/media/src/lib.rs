@@ -3,7 +3,8 @@
 //!
 //! [`MediaCore`] is sans-IO (datagrams and time in; datagrams, events and deadlines out) and
 //! [`MediaServer`] is its I/O edge: shards of one thread, one UDP socket and one core each,
-//! driven through [`MediaHandle`]; both legs of a bridge live on one shard.
+//! driven through [`MediaHandle`]; a call's legs are placed on one shard, so forwarding stays
+//! on one thread (bridges across shards are relayed).
 //!
 //! A call engine drives it like this:
 //! 1. browser INVITE with an offer → [`MediaHandle::create_answerer`] → answer SDP in the 200 OK;

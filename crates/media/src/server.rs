@@ -52,8 +52,9 @@ struct Shard {
 }
 
 /// Cheap, cloneable handle to a running [`MediaServer`]. Every leg lives on one shard (a thread
-/// with its own socket); a leg's operations run there. Both legs of a bridge must share a shard,
-/// so a leg that will be bridged is created `near` its future peer.
+/// with its own socket); a leg's operations run there. A leg that will be bridged is created
+/// `near` its future peer, so forwarding stays on one thread; a bridge across shards works too,
+/// each packet relayed to the other shard.
 #[derive(Clone)]
 pub struct MediaHandle {
     shards: Arc<[Shard]>,

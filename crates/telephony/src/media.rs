@@ -29,7 +29,8 @@ pub(crate) enum MediaOp {
         leg: LegId,
         offer: String,
     },
-    /// `near`: the leg it will be bridged to (both must share a media shard).
+    /// `near`: the leg it will be bridged to (placed on its media shard, so forwarding stays on
+    /// one thread).
     CreateOfferer {
         leg: LegId,
         near: Option<LegId>,
