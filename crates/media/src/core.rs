@@ -19,12 +19,15 @@ use str0m::rtp::{Extension, ExtensionValues, RtpPacket, RtpWrite, SeqNo};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
 
 use crate::error::{MediaError, Result};
+use crate::srtp::{self, KeySlot, OpenError, Srtp};
 
 /// Leg maps are looked up several times per packet: a fast non-cryptographic hash (the keys are
 /// our own leg numbers and the peers' addresses, which only select among legs).
 type HashMap<K, V> = rustc_hash::FxHashMap<K, V>;
 use crate::tone::{ToneLoop, FRAME, FRAME_SAMPLES};
 
+/// Datagram buffers kept for reuse: a receive batch's worth of forwards, with room.
+const MAX_SPARE_BUFFERS: usize = 1024;
 /// Payload type we offer for telephone-event at 48 kHz (Chromium's choice too).
 const PT_TELE_48K: u8 = 110;
 /// Payload type we offer for telephone-event at 8 kHz.
@@ -72,6 +75,8 @@ pub struct LegStats {
     pub bytes_out: u64,
     /// Packets received from this leg that the bridge forwarded to the other leg.
     pub forwarded: u64,
+    /// Of those, how many took the direct SRTP path (the rest went through str0m).
+    pub forwarded_direct: u64,
     /// Packets received that were not forwarded (unbridged, muted, held, unknown codec).
     pub not_forwarded: u64,
     /// Incoming packets missing by sequence number (never arrived, or arrived too late).
@@ -184,10 +189,26 @@ struct Leg {
     /// Next str0m deadline, and the deadline we have in the heap.
     rtc_timeout: Instant,
     scheduled: Option<Instant>,
+    /// The bridge's own SRTP (see `srtp`): keys from the DTLS handshake, the contexts built
+    /// from them once connected, and what a forwarded packet's header needs.
+    keys: Arc<KeySlot>,
+    srtp: SrtpState,
+    /// Where the peer's media comes from, so where ours goes (ICE pairs are symmetric).
+    media_from: Option<SocketAddr>,
+    tx_ssrc: Option<u32>,
+    ext_level: Option<u8>,
+    ext_mid: Option<(u8, Box<[u8]>)>,
+}
+
+enum SrtpState {
+    Pending,
+    Ready(Box<Srtp>),
+    /// A profile we leave to str0m.
+    Unsupported,
 }
 
 impl Leg {
-    fn new(rtc: Rtc, now: Instant) -> Self {
+    fn new(rtc: Rtc, keys: Arc<KeySlot>, now: Instant) -> Self {
         Leg {
             rtc,
             mid: None,
@@ -210,6 +231,28 @@ impl Leg {
             stats: LegStats::default(),
             rtc_timeout: now,
             scheduled: None,
+            keys,
+            srtp: SrtpState::Pending,
+            media_from: None,
+            tx_ssrc: None,
+            ext_level: None,
+            ext_mid: None,
+        }
+    }
+
+    /// The leg's SRTP contexts, built on first use after the handshake exported the keys.
+    fn srtp(&mut self) -> Option<&mut Srtp> {
+        if matches!(self.srtp, SrtpState::Pending) && self.connected {
+            if let Some(k) = self.keys.get() {
+                self.srtp = match Srtp::new(k) {
+                    Some(s) => SrtpState::Ready(Box::new(s)),
+                    None => SrtpState::Unsupported,
+                };
+            }
+        }
+        match &mut self.srtp {
+            SrtpState::Ready(s) => Some(s),
+            _ => None,
         }
     }
 
@@ -233,6 +276,17 @@ impl Leg {
             .map(|m| m.remote_pts().to_vec())
             .unwrap_or_default();
         let usable = |pt: Pt| remote.is_empty() || remote.contains(&pt);
+        if let Some(m) = self.mid.and_then(|m| self.rtc.media(m)) {
+            let exts = m.remote_extmap();
+            self.ext_level = exts.id_of(Extension::AudioLevel);
+            self.ext_mid = exts
+                .id_of(Extension::RtpMid)
+                .map(|id| (id, m.mid().as_bytes().into()));
+        }
+        self.tx_ssrc = self.mid.and_then(|mid| {
+            let mut api = self.rtc.direct_api();
+            api.stream_tx_by_mid(mid, None).map(|s| *s.ssrc())
+        });
         self.rx_kinds = [None; 128];
         self.tx_opus = None;
         self.tx_tele = None;
@@ -339,13 +393,16 @@ pub struct MediaCore {
     /// Forwards whose target lives on another shard, with that shard.
     relay: VecDeque<(usize, Relayed)>,
     tap: Option<Tap>,
+    /// Where a packet is decrypted on the direct forwarding path.
+    scratch: Vec<u8>,
+    /// Sent datagrams' buffers, reused for the next forwards (see [`MediaCore::recycle`]).
+    buffers: Vec<Vec<u8>>,
 }
 
 impl MediaCore {
     /// Creates the engine and its DTLS certificate (the one slow step, ~100 ms, done once).
     pub fn new(config: MediaConfig) -> Self {
-        let provider = str0m::crypto::from_feature_flags();
-        let cert = provider
+        let cert = srtp::crypto_provider()
             .dtls_provider
             .generate_certificate()
             .expect("the aws-lc-rs provider generates certificates");
@@ -362,6 +419,8 @@ impl MediaCore {
             work: VecDeque::new(),
             relay: VecDeque::new(),
             tap: None,
+            scratch: vec![0; 2048],
+            buffers: Vec::new(),
         }
     }
 
@@ -379,8 +438,10 @@ impl MediaCore {
         self.tap = tap;
     }
 
-    fn new_rtc(&self, now: Instant) -> Result<Rtc> {
+    /// A new `Rtc` and the slot its DTLS handshake will put the SRTP keys in.
+    fn new_rtc(&self, now: Instant) -> Result<(Rtc, Arc<KeySlot>)> {
         let mut cfg = RtcConfig::new()
+            .set_crypto_provider(srtp::crypto_provider())
             .set_rtp_mode(true)
             .set_ice_lite(self.config.ice_lite)
             .set_dtls_cert(self.cert.clone())
@@ -409,11 +470,11 @@ impl MediaCore {
             None,
             tele,
         );
-        let mut rtc = cfg.build(now);
+        let (mut rtc, keys) = srtp::build_with_slot(|| cfg.build(now));
         let candidate = Candidate::host(self.config.candidate_addr, "udp")
             .map_err(|e| MediaError::Rtc(format!("host candidate: {e}")))?;
         rtc.add_local_candidate(candidate);
-        Ok(rtc)
+        Ok((rtc, keys))
     }
 
     fn insert_leg(&mut self, leg: Leg) -> LegId {
@@ -428,9 +489,9 @@ impl MediaCore {
     pub fn create_answerer(&mut self, offer_sdp: &str, now: Instant) -> Result<(LegId, String)> {
         let offer =
             SdpOffer::from_sdp_string(offer_sdp).map_err(|e| MediaError::Sdp(e.to_string()))?;
-        let mut rtc = self.new_rtc(now)?;
+        let (mut rtc, keys) = self.new_rtc(now)?;
         let answer = rtc.sdp_api().accept_offer(offer)?;
-        let mut leg = Leg::new(rtc, now);
+        let mut leg = Leg::new(rtc, keys, now);
         leg.mid = audio_mid(offer_sdp);
         let id = self.insert_leg(leg);
         self.after_negotiation(id, now);
@@ -440,11 +501,11 @@ impl MediaCore {
     /// A leg we call out on (the server's INVITE to a browser): returns the offer SDP; finish
     /// with [`MediaCore::accept_answer`].
     pub fn create_offerer(&mut self, now: Instant) -> Result<(LegId, String)> {
-        let mut rtc = self.new_rtc(now)?;
+        let (mut rtc, keys) = self.new_rtc(now)?;
         let mut api = rtc.sdp_api();
         let mid = api.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
         let (offer, pending) = api.apply().ok_or(MediaError::NoChange)?;
-        let mut leg = Leg::new(rtc, now);
+        let mut leg = Leg::new(rtc, keys, now);
         leg.mid = Some(mid);
         leg.pending = Some(pending);
         let id = self.insert_leg(leg);
@@ -638,6 +699,13 @@ impl MediaCore {
         bytes: &[u8],
         now: Instant,
     ) {
+        if srtp::is_rtp(bytes) {
+            if let Some(&leg) = self.by_remote.get(&source) {
+                if self.forward_direct(leg, source, bytes, now) {
+                    return;
+                }
+            }
+        }
         let Ok(recv) = Receive::new(Protocol::Udp, source, destination, bytes) else {
             return;
         };
@@ -664,11 +732,124 @@ impl MediaCore {
             }
         };
         let l = self.legs.get_mut(&leg).expect("found above");
+        let rtp_before = l.stats.rtp_in;
         if let Err(e) = l.rtc.handle_input(input) {
             tracing::debug!(%leg, "dropped input: {e}");
         }
         self.drain(leg);
+        if let Some(l) = self.legs.get_mut(&leg) {
+            if l.stats.rtp_in > rtp_before {
+                // str0m authenticated RTP from there: that is where the peer's media comes from.
+                l.media_from = Some(source);
+            }
+        }
         self.run_work(now);
+    }
+
+    /// The direct path for the bulk of a call's packets: an Opus packet from a bridged leg is
+    /// decrypted, given the peer's header and encrypted for the peer here, with our own SRTP
+    /// (see `srtp`). Returns false to leave the packet to str0m: not bridged on this shard,
+    /// muted, held, a tone or DTMF playing, telephone-event, keys not ready, or not authentic.
+    fn forward_direct(
+        &mut self,
+        from: LegId,
+        source: SocketAddr,
+        bytes: &[u8],
+        now: Instant,
+    ) -> bool {
+        let Some(to) = self.legs.get(&from).and_then(|l| l.peer) else {
+            return false;
+        };
+        if to == from || bytes.len() > self.scratch.len() {
+            return false;
+        }
+        let [Some(a), Some(b)] = self.legs.get_disjoint_mut([&from, &to]) else {
+            return false;
+        };
+        let opus = a.rx_kinds[(bytes[1] & 0x7f) as usize] == Some(PayloadKind::Opus);
+        let b_busy = b.held || b.dtmf_tx.as_ref().is_some_and(|d| d.current.is_some());
+        if !opus || a.muted || a.held || b_busy || !b.connected || a.srtp().is_none() {
+            return false;
+        }
+        let (Some(pt), Some(ssrc), Some(dest), true) =
+            (b.tx_opus, b.tx_ssrc, b.media_from, b.srtp().is_some())
+        else {
+            return false;
+        };
+        let buf = &mut self.scratch[..bytes.len()];
+        buf.copy_from_slice(bytes);
+        let opened = match a.srtp().map(|s| s.open(buf)) {
+            Some(Ok(o)) => o,
+            Some(Err(OpenError::Replay)) => return true,
+            _ => return false,
+        };
+        let (header, rest) = buf.split_at(opened.header_len);
+        let payload = &rest[..opened.payload_len];
+        a.media_from = Some(source);
+        a.stats.rtp_in += 1;
+        a.stats.bytes_in += payload.len() as u64;
+        a.stats.forwarded += 1;
+        a.stats.forwarded_direct += 1;
+        match a.highest_seq_in {
+            Some(h) if opened.index > h => {
+                a.stats.lost_in += opened.index - h - 1;
+                a.highest_seq_in = Some(opened.index);
+            }
+            Some(_) => {}
+            None => a.highest_seq_in = Some(opened.index),
+        }
+        if !a.media_started {
+            a.media_started = true;
+            self.events
+                .push_back(MediaEvent::MediaStarted { leg: from });
+        }
+
+        let level = a
+            .ext_level
+            .and_then(|id| srtp::one_byte_ext(header, id))
+            .and_then(|v| v.first().copied());
+        let rtp_time = u32::from_be_bytes([header[4], header[5], header[6], header[7]]);
+        let seq = b.next_seq;
+        let mut out = self.buffers.pop().unwrap_or_default();
+        out.clear();
+        out.extend_from_slice(&[0x80, (header[1] & 0x80) | *pt]);
+        out.extend_from_slice(&(*seq as u16).to_be_bytes());
+        out.extend_from_slice(&rtp_time.to_be_bytes());
+        out.extend_from_slice(&ssrc.to_be_bytes());
+        let level = b.ext_level.zip(level);
+        let mid = b.ext_mid.as_ref().map(|(id, m)| (*id, &m[..]));
+        srtp::write_one_byte_ext(&mut out, level, mid);
+        let header_len = out.len();
+        out.extend_from_slice(payload);
+        if let SrtpState::Ready(s) = &b.srtp {
+            s.seal(&mut out, header_len, *seq);
+        }
+        b.next_seq = (*seq + 1).into();
+        b.last_tx = Some((rtp_time, now, Source::Forward));
+        b.stats.rtp_out += 1;
+        b.stats.bytes_out += payload.len() as u64;
+        if let Some(tap) = &mut self.tap {
+            tap(&TapPacket {
+                from,
+                to,
+                kind: PayloadKind::Opus,
+                rtp_time,
+                payload: Arc::from(payload),
+            });
+        }
+        self.transmits.push_back(Datagram {
+            destination: dest,
+            contents: out,
+        });
+        true
+    }
+
+    /// Hands back a sent datagram's buffer for the next forward (no allocation per packet).
+    pub fn recycle(&mut self, mut buf: Vec<u8>) {
+        if self.buffers.len() < MAX_SPARE_BUFFERS && buf.capacity() >= 512 {
+            buf.clear();
+            self.buffers.push(buf);
+        }
     }
 
     /// Advances time: str0m timers, the hold tone and DTMF generators.

@@ -18,6 +18,7 @@ mod core;
 mod error;
 mod record;
 mod server;
+mod srtp;
 mod tone;
 
 pub use crate::core::{

@@ -451,5 +451,6 @@ async fn send_all(socket: &UdpSocket, core: &mut MediaCore) {
         if let Err(e) = sent {
             tracing::debug!("media send to {}: {e}", d.destination);
         }
+        core.recycle(d.contents);
     }
 }

@@ -28,6 +28,12 @@ async fn bridged_legs_receive_each_others_audio_unchanged_with_rewritten_ssrc() 
                 "payload order and content"
             );
             assert_eq!(rx.rtp_time, 960 * i as u32, "timestamps pass through");
+            assert_eq!(rx.marker, i == 0, "the marker passes through");
+            assert_eq!(
+                rx.audio_level,
+                Some(-((i % 100) as i8)),
+                "the audio level passes through"
+            );
         }
         assert_sequence_continuous(&got);
         // The server's own stream toward the receiver, not the sender's.
@@ -38,6 +44,13 @@ async fn bridged_legs_receive_each_others_audio_unchanged_with_rewritten_ssrc() 
     let stats = call.handle().stats(call.leg_a).await.unwrap();
     assert_eq!(stats.forwarded as u32, call.a.sent);
     assert_eq!(stats.lost_in, 0);
+    // Once both peers' media has been seen, packets skip str0m (our own SRTP does the work).
+    assert!(
+        stats.forwarded_direct * 10 >= stats.forwarded * 8,
+        "direct path: {} of {}",
+        stats.forwarded_direct,
+        stats.forwarded
+    );
 }
 
 #[tokio::test]

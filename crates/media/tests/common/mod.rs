@@ -10,7 +10,7 @@ use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::{Codec, FormatParams};
 use str0m::media::{Direction, Frequency, MediaKind, Mid, Pt, TelephoneEvent};
 use str0m::net::{Protocol, Receive};
-use str0m::rtp::{RtpWrite, SeqNo};
+use str0m::rtp::{ExtensionValues, RtpWrite, SeqNo};
 use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
 use switchboard_media::{LegId, MediaEvent, MediaServer, MediaServerConfig};
 use tokio::net::UdpSocket;
@@ -25,6 +25,8 @@ pub struct Rx {
     pub seq: u64,
     pub rtp_time: u32,
     pub marker: bool,
+    /// RFC 6464 level (-dBov) the packet carried, if any.
+    pub audio_level: Option<i8>,
     pub payload: Vec<u8>,
 }
 
@@ -152,6 +154,7 @@ impl Client {
                         seq: *p.seq_no,
                         rtp_time: p.header.timestamp,
                         marker: p.header.marker,
+                        audio_level: p.header.ext_vals.audio_level,
                         payload: p.payload.to_vec(),
                     }),
                     _ => {}
@@ -161,6 +164,17 @@ impl Client {
     }
 
     fn write(&mut self, pt: Pt, rtp_time: u32, marker: bool, payload: Vec<u8>) {
+        self.write_with(pt, rtp_time, marker, ExtensionValues::default(), payload)
+    }
+
+    fn write_with(
+        &mut self,
+        pt: Pt,
+        rtp_time: u32,
+        marker: bool,
+        ext: ExtensionValues,
+        payload: Vec<u8>,
+    ) {
         let now = Instant::now();
         let mid = self.mid.unwrap();
         let seq = self.seq;
@@ -169,7 +183,9 @@ impl Client {
         let stream = api.stream_tx_by_mid(mid, None).unwrap();
         self.tx_ssrc = *stream.ssrc();
         stream.write_rtp(
-            RtpWrite::new(pt, seq, rtp_time, now, Arc::<[u8]>::from(payload)).marker(marker),
+            RtpWrite::new(pt, seq, rtp_time, now, Arc::<[u8]>::from(payload))
+                .marker(marker)
+                .ext_vals(ext),
         );
         self.drain();
         self.rtc.handle_input(Input::Timeout(now)).unwrap();
@@ -184,7 +200,12 @@ impl Client {
         payload[0] = self.tag;
         payload[1..5].copy_from_slice(&n.to_be_bytes());
         let pt = self.pt(Codec::Opus);
-        self.write(pt, 960 * n, n == 0, payload);
+        let ext = ExtensionValues {
+            audio_level: Some(-((n % 100) as i8)),
+            voice_activity: Some(true),
+            ..Default::default()
+        };
+        self.write_with(pt, 960 * n, n == 0, ext, payload);
     }
 
     /// Sends one RFC 4733 digit as a browser does: a few reports, then three end reports.
