@@ -248,6 +248,8 @@ impl Leg {
                     Some(s) => SrtpState::Ready(Box::new(s)),
                     None => SrtpState::Unsupported,
                 };
+                let direct = matches!(self.srtp, SrtpState::Ready(_));
+                tracing::debug!(keys = ?k, direct, "leg SRTP");
             }
         }
         match &mut self.srtp {
