@@ -129,11 +129,49 @@ pub struct Datagram {
     pub contents: Vec<u8>,
 }
 
-struct Forward {
+/// Where a received packet goes and what its header carries across the bridge.
+struct Meta {
     from: LegId,
     to: LegId,
     kind: PayloadKind,
-    packet: RtpPacket,
+    rtp_time: u32,
+    marker: bool,
+    /// When it arrived (the wallclock str0m pairs with the RTP time).
+    arrival: Instant,
+    /// RFC 6464 audio level octet, if the packet had one.
+    level: Option<u8>,
+}
+
+/// A packet queued for delivery to the bridged peer.
+struct Forward {
+    meta: Meta,
+    payload: Arc<[u8]>,
+}
+
+/// A payload on its way through the bridge: borrowed from the receive buffer on the direct
+/// path, shared once something must keep it (str0m's write, a relay, the recording tap).
+enum Payload<'a> {
+    Borrowed(&'a [u8]),
+    Shared(Arc<[u8]>),
+}
+
+impl Payload<'_> {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Payload::Borrowed(b) => b,
+            Payload::Shared(a) => a,
+        }
+    }
+
+    fn shared(&mut self) -> Arc<[u8]> {
+        if let Payload::Borrowed(b) = self {
+            *self = Payload::Shared(Arc::from(*b));
+        }
+        match self {
+            Payload::Shared(a) => a.clone(),
+            Payload::Borrowed(_) => unreachable!("made shared above"),
+        }
+    }
 }
 
 /// A forwarded packet on its way to the shard that holds its target leg (legs bridged across
@@ -377,6 +415,46 @@ impl Leg {
         self.stats.rtp_out += 1;
         self.stats.bytes_out += len;
         true
+    }
+    /// Seals one forwarded packet for this leg with our own SRTP: our SSRC and sequence
+    /// number, the source's RTP time and marker, the audio level and our mid. `None` when the
+    /// leg is not ready for it (keys, stream or the peer's address not known yet): str0m then
+    /// writes the packet instead.
+    fn seal(
+        &mut self,
+        pt: Pt,
+        m: &Meta,
+        payload: &[u8],
+        buffers: &mut Vec<Vec<u8>>,
+        now: Instant,
+    ) -> Option<Datagram> {
+        let (Some(ssrc), Some(destination)) = (self.tx_ssrc, self.media_from) else {
+            return None;
+        };
+        self.srtp()?;
+        let seq = self.next_seq;
+        let mut out = buffers.pop().unwrap_or_default();
+        out.clear();
+        out.extend_from_slice(&[0x80, (if m.marker { 0x80 } else { 0 }) | *pt]);
+        out.extend_from_slice(&(*seq as u16).to_be_bytes());
+        out.extend_from_slice(&m.rtp_time.to_be_bytes());
+        out.extend_from_slice(&ssrc.to_be_bytes());
+        let level = self.ext_level.zip(m.level);
+        let mid = self.ext_mid.as_ref().map(|(id, m)| (*id, &m[..]));
+        srtp::write_one_byte_ext(&mut out, level, mid);
+        let header_len = out.len();
+        out.extend_from_slice(payload);
+        if let SrtpState::Ready(srtp) = &self.srtp {
+            srtp.seal(&mut out, header_len, *seq);
+        }
+        self.next_seq = (*seq + 1).into();
+        self.last_tx = Some((m.rtp_time, now, Source::Forward));
+        self.stats.rtp_out += 1;
+        self.stats.bytes_out += payload.len() as u64;
+        Some(Datagram {
+            destination,
+            contents: out,
+        })
     }
 }
 
@@ -703,7 +781,7 @@ impl MediaCore {
     ) {
         if srtp::is_rtp(bytes) {
             if let Some(&leg) = self.by_remote.get(&source) {
-                if self.forward_direct(leg, source, bytes, now) {
+                if self.receive_direct(leg, source, bytes, now) {
                     return;
                 }
             }
@@ -748,102 +826,135 @@ impl MediaCore {
         self.run_work(now);
     }
 
-    /// The direct path for the bulk of a call's packets: an Opus packet from a bridged leg is
-    /// decrypted, given the peer's header and encrypted for the peer here, with our own SRTP
-    /// (see `srtp`). Returns false to leave the packet to str0m: not bridged on this shard,
-    /// muted, held, a tone or DTMF playing, telephone-event, keys not ready, or not authentic.
-    fn forward_direct(
+    /// The direct path for a leg whose SRTP is ours (see `srtp`): every RTP packet from it is
+    /// opened here, so str0m never has to follow that stream's rollover counter. Returns false
+    /// to leave the packet to str0m: keys not ready, a profile we leave to str0m, or a packet
+    /// that is not authentic.
+    fn receive_direct(
         &mut self,
         from: LegId,
         source: SocketAddr,
         bytes: &[u8],
         now: Instant,
     ) -> bool {
-        let Some(to) = self.legs.get(&from).and_then(|l| l.peer) else {
-            return false;
-        };
-        if to == from || bytes.len() > self.scratch.len() {
+        if bytes.len() > self.scratch.len() {
             return false;
         }
-        let [Some(a), Some(b)] = self.legs.get_disjoint_mut([&from, &to]) else {
+        let Some(a) = self.legs.get_mut(&from) else {
             return false;
         };
-        let opus = a.rx_kinds[(bytes[1] & 0x7f) as usize] == Some(PayloadKind::Opus);
-        let b_busy = b.held || b.dtmf_tx.as_ref().is_some_and(|d| d.current.is_some());
-        if !opus || a.muted || a.held || b_busy || !b.connected || a.srtp().is_none() {
-            return false;
-        }
-        let (Some(pt), Some(ssrc), Some(dest), true) =
-            (b.tx_opus, b.tx_ssrc, b.media_from, b.srtp().is_some())
-        else {
+        let Some(srtp) = a.srtp() else {
             return false;
         };
-        let buf = &mut self.scratch[..bytes.len()];
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let buf = &mut scratch[..bytes.len()];
         buf.copy_from_slice(bytes);
-        let opened = match a.srtp().map(|s| s.open(buf)) {
-            Some(Ok(o)) => o,
-            Some(Err(OpenError::Replay)) => return true,
-            _ => return false,
+        let opened = match srtp.open(buf) {
+            Ok(o) => o,
+            Err(e) => {
+                self.scratch = scratch;
+                // A replay is authentic but stale: drop it. Anything else is str0m's.
+                return e == OpenError::Replay;
+            }
         };
         let (header, rest) = buf.split_at(opened.header_len);
         let payload = &rest[..opened.payload_len];
         a.media_from = Some(source);
-        a.stats.rtp_in += 1;
-        a.stats.bytes_in += payload.len() as u64;
-        a.stats.forwarded += 1;
-        a.stats.forwarded_direct += 1;
-        match a.highest_seq_in {
-            Some(h) if opened.index > h => {
-                a.stats.lost_in += opened.index - h - 1;
-                a.highest_seq_in = Some(opened.index);
-            }
-            Some(_) => {}
-            None => a.highest_seq_in = Some(opened.index),
-        }
-        if !a.media_started {
-            a.media_started = true;
-            self.events
-                .push_back(MediaEvent::MediaStarted { leg: from });
-        }
-
+        let rtp_time = u32::from_be_bytes([header[4], header[5], header[6], header[7]]);
+        let pt = header[1] & 0x7f;
         let level = a
             .ext_level
             .and_then(|id| srtp::one_byte_ext(header, id))
             .and_then(|v| v.first().copied());
-        let rtp_time = u32::from_be_bytes([header[4], header[5], header[6], header[7]]);
-        let seq = b.next_seq;
-        let mut out = self.buffers.pop().unwrap_or_default();
-        out.clear();
-        out.extend_from_slice(&[0x80, (header[1] & 0x80) | *pt]);
-        out.extend_from_slice(&(*seq as u16).to_be_bytes());
-        out.extend_from_slice(&rtp_time.to_be_bytes());
-        out.extend_from_slice(&ssrc.to_be_bytes());
-        let level = b.ext_level.zip(level);
-        let mid = b.ext_mid.as_ref().map(|(id, m)| (*id, &m[..]));
-        srtp::write_one_byte_ext(&mut out, level, mid);
-        let header_len = out.len();
-        out.extend_from_slice(payload);
-        if let SrtpState::Ready(s) = &b.srtp {
-            s.seal(&mut out, header_len, *seq);
-        }
-        b.next_seq = (*seq + 1).into();
-        b.last_tx = Some((rtp_time, now, Source::Forward));
-        b.stats.rtp_out += 1;
-        b.stats.bytes_out += payload.len() as u64;
-        if let Some(tap) = &mut self.tap {
-            tap(&TapPacket {
+        let kind = note_rtp_in(
+            from,
+            a,
+            opened.index,
+            pt,
+            rtp_time,
+            payload,
+            &mut self.events,
+        );
+        if let Some((to, kind)) = kind.and_then(|k| forward_target(a).map(|to| (to, k))) {
+            let meta = Meta {
                 from,
                 to,
-                kind: PayloadKind::Opus,
+                kind,
                 rtp_time,
-                payload: Arc::from(payload),
-            });
+                marker: header[1] & 0x80 != 0,
+                arrival: now,
+                level,
+            };
+            self.deliver(meta, &mut Payload::Borrowed(payload), now);
         }
-        self.transmits.push_back(Datagram {
-            destination: dest,
-            contents: out,
-        });
+        self.scratch = scratch;
+        self.run_work(now);
         true
+    }
+
+    /// Hands one packet to the bridged peer: sealed with our SRTP when the peer is ready for
+    /// it, else written into the peer's str0m; relayed when the peer is on another shard.
+    fn deliver(&mut self, m: Meta, payload: &mut Payload<'_>, now: Instant) {
+        let Some(to) = self.legs.get_mut(&m.to) else {
+            let shard = Self::shard_of(m.to, self.config.shards);
+            if shard != self.config.shard {
+                if let Some(from) = self.legs.get_mut(&m.from) {
+                    from.stats.forwarded += 1;
+                }
+                let payload = payload.shared();
+                self.relay
+                    .push_back((shard, Relayed(Forward { meta: m, payload })));
+            }
+            return;
+        };
+        // Hold tone and DTMF own the outgoing stream while they play.
+        let busy = to.held || to.dtmf_tx.as_ref().is_some_and(|d| d.current.is_some());
+        let (written, direct) = match (to.tx_pt(m.kind), busy) {
+            (Some(pt), false) => match to.seal(pt, &m, payload.bytes(), &mut self.buffers, now) {
+                Some(d) => {
+                    self.transmits.push_back(d);
+                    (true, true)
+                }
+                None => {
+                    let ext = level_ext(m.level);
+                    let p = payload.shared();
+                    let ok = to.write(
+                        pt,
+                        m.rtp_time,
+                        m.arrival,
+                        m.marker,
+                        ext,
+                        p,
+                        now,
+                        Source::Forward,
+                    );
+                    if ok {
+                        self.flush(m.to, now);
+                    }
+                    (ok, false)
+                }
+            },
+            _ => (false, false),
+        };
+        if written {
+            if let Some(tap) = &mut self.tap {
+                tap(&TapPacket {
+                    from: m.from,
+                    to: m.to,
+                    kind: m.kind,
+                    rtp_time: m.rtp_time,
+                    payload: payload.shared(),
+                });
+            }
+        }
+        if let Some(from) = self.legs.get_mut(&m.from) {
+            if written {
+                from.stats.forwarded += 1;
+                from.stats.forwarded_direct += direct as u64;
+            } else {
+                from.stats.not_forwarded += 1;
+            }
+        }
     }
 
     /// Hands back a sent datagram's buffer for the next forward (no allocation per packet).
@@ -970,64 +1081,10 @@ impl MediaCore {
         self.schedule(leg);
     }
 
-    /// Writes queued forwards into their target legs and flushes those legs right away.
+    /// Delivers queued forwards (from str0m's receive path, or relayed from another shard).
     fn run_work(&mut self, now: Instant) {
         while let Some(f) = self.work.pop_front() {
-            let Some(to) = self.legs.get_mut(&f.to) else {
-                let shard = Self::shard_of(f.to, self.config.shards);
-                if shard != self.config.shard {
-                    if let Some(from) = self.legs.get_mut(&f.from) {
-                        from.stats.forwarded += 1;
-                    }
-                    self.relay.push_back((shard, Relayed(f)));
-                }
-                continue;
-            };
-            // Hold tone and DTMF own the outgoing stream while they play.
-            let busy = to.held || to.dtmf_tx.as_ref().is_some_and(|d| d.current.is_some());
-            let pt = to.tx_pt(f.kind);
-            let (Some(pt), false) = (pt, busy) else {
-                if let Some(from) = self.legs.get_mut(&f.from) {
-                    from.stats.not_forwarded += 1;
-                }
-                continue;
-            };
-            let h = &f.packet.header;
-            let ext = ExtensionValues {
-                audio_level: h.ext_vals.audio_level,
-                voice_activity: h.ext_vals.voice_activity,
-                ..Default::default()
-            };
-            let rtp_time = h.timestamp;
-            let written = to.write(
-                pt,
-                rtp_time,
-                f.packet.timestamp,
-                h.marker,
-                ext,
-                f.packet.payload.clone(),
-                now,
-                Source::Forward,
-            );
-            if written {
-                self.flush(f.to, now);
-                if let Some(tap) = &mut self.tap {
-                    tap(&TapPacket {
-                        from: f.from,
-                        to: f.to,
-                        kind: f.kind,
-                        rtp_time,
-                        payload: f.packet.payload,
-                    });
-                }
-            }
-            if let Some(from) = self.legs.get_mut(&f.from) {
-                if written {
-                    from.stats.forwarded += 1;
-                } else {
-                    from.stats.not_forwarded += 1;
-                }
-            }
+            self.deliver(f.meta, &mut Payload::Shared(f.payload), now);
         }
     }
 
@@ -1159,7 +1216,61 @@ impl MediaCore {
     }
 }
 
-/// Bookkeeping for one incoming RTP packet; queues its forward if the leg is bridged.
+/// Bookkeeping for one incoming RTP packet, on either path: counters, loss, the first-media
+/// event and incoming digits. Returns the payload's codec, or `None` if it is not one we forward.
+fn note_rtp_in(
+    leg: LegId,
+    l: &mut Leg,
+    index: u64,
+    pt: u8,
+    rtp_time: u32,
+    payload: &[u8],
+    events: &mut VecDeque<MediaEvent>,
+) -> Option<PayloadKind> {
+    l.stats.rtp_in += 1;
+    l.stats.bytes_in += payload.len() as u64;
+    match l.highest_seq_in {
+        Some(h) if index > h => {
+            l.stats.lost_in += index - h - 1;
+            l.highest_seq_in = Some(index);
+        }
+        Some(_) => {}
+        None => l.highest_seq_in = Some(index),
+    }
+    if !l.media_started {
+        l.media_started = true;
+        events.push_back(MediaEvent::MediaStarted { leg });
+    }
+    let Some(kind) = l.rx_kinds.get(pt as usize).copied().flatten() else {
+        l.stats.not_forwarded += 1;
+        return None;
+    };
+    if let PayloadKind::Tele(rate) = kind {
+        if l.last_dtmf_rx != Some(rtp_time) {
+            let freq = Frequency::new(rate).unwrap_or(Frequency::FORTY_EIGHT_KHZ);
+            if let Some(digit) =
+                TelephoneEvent::parse(payload, freq).and_then(|e| dtmf_digit(e.event))
+            {
+                l.last_dtmf_rx = Some(rtp_time);
+                events.push_back(MediaEvent::Dtmf { leg, digit });
+            }
+        }
+    }
+    Some(kind)
+}
+
+/// The leg a packet from `l` goes to, if any; counts it as not forwarded otherwise.
+fn forward_target(l: &mut Leg) -> Option<LegId> {
+    match l.peer {
+        Some(to) if !l.muted && !l.held => Some(to),
+        _ => {
+            l.stats.not_forwarded += 1;
+            None
+        }
+    }
+}
+
+/// str0m's receive path: bookkeeping, then a forward queued if the leg is bridged.
 fn receive_rtp(
     leg: LegId,
     l: &mut Leg,
@@ -1167,50 +1278,45 @@ fn receive_rtp(
     events: &mut VecDeque<MediaEvent>,
     work: &mut VecDeque<Forward>,
 ) {
-    l.stats.rtp_in += 1;
-    l.stats.bytes_in += p.payload.len() as u64;
-    let seq = *p.seq_no;
-    match l.highest_seq_in {
-        Some(h) if seq > h => {
-            l.stats.lost_in += seq - h - 1;
-            l.highest_seq_in = Some(seq);
-        }
-        Some(_) => {}
-        None => l.highest_seq_in = Some(seq),
-    }
-    if !l.media_started {
-        l.media_started = true;
-        events.push_back(MediaEvent::MediaStarted { leg });
-    }
-    let kind = l
-        .rx_kinds
-        .get(*p.header.payload_type as usize)
-        .copied()
-        .flatten();
-    let Some(kind) = kind else {
-        l.stats.not_forwarded += 1;
+    let h = &p.header;
+    let (pt, rtp_time) = (*h.payload_type, h.timestamp);
+    let Some(kind) = note_rtp_in(leg, l, *p.seq_no, pt, rtp_time, &p.payload, events) else {
         return;
     };
-    if let PayloadKind::Tele(rate) = kind {
-        let fresh = l.last_dtmf_rx != Some(p.header.timestamp);
-        if fresh {
-            let freq = Frequency::new(rate).unwrap_or(Frequency::FORTY_EIGHT_KHZ);
-            if let Some(digit) =
-                TelephoneEvent::parse(&p.payload, freq).and_then(|e| dtmf_digit(e.event))
-            {
-                l.last_dtmf_rx = Some(p.header.timestamp);
-                events.push_back(MediaEvent::Dtmf { leg, digit });
-            }
-        }
-    }
-    match l.peer {
-        Some(to) if !l.muted && !l.held => work.push_back(Forward {
+    if let Some(to) = forward_target(l) {
+        let meta = Meta {
             from: leg,
             to,
             kind,
-            packet: p,
-        }),
-        _ => l.stats.not_forwarded += 1,
+            rtp_time,
+            marker: h.marker,
+            arrival: p.timestamp,
+            level: level_octet(&h.ext_vals),
+        };
+        work.push_back(Forward {
+            meta,
+            payload: p.payload,
+        });
+    }
+}
+
+/// The RFC 6464 octet (voice activity bit, level in -dBov) of str0m's extension values.
+fn level_octet(ext: &ExtensionValues) -> Option<u8> {
+    let level = ext.audio_level?;
+    let vad = if ext.voice_activity == Some(true) {
+        0x80
+    } else {
+        0
+    };
+    Some(vad | (level.unsigned_abs() & 0x7f))
+}
+
+/// str0m's extension values for an RFC 6464 octet.
+fn level_ext(octet: Option<u8>) -> ExtensionValues {
+    ExtensionValues {
+        audio_level: octet.map(|o| -((o & 0x7f) as i8)),
+        voice_activity: octet.map(|o| o & 0x80 != 0),
+        ..Default::default()
     }
 }
 

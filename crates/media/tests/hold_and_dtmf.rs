@@ -111,3 +111,38 @@ async fn dtmf_from_a_browser_is_reported_once_per_digit() {
     let tele = call.b.tele_pt();
     assert_eq!(call.b.received.iter().filter(|r| r.pt == tele).count(), 16);
 }
+
+#[tokio::test]
+async fn digits_in_a_running_call_take_the_direct_path_in_step_with_the_audio() {
+    let mut call = Call::connect().await;
+    call.handle().bridge(call.leg_a, call.leg_b).await.unwrap();
+    // Both browsers talk first: from then on the server seals B's packets itself.
+    call.talk(Duration::from_millis(200), true, true).await;
+    let before = call.handle().stats(call.leg_a).await.unwrap();
+    call.a.send_dtmf(1, 480_000);
+    call.talk(Duration::from_millis(200), true, true).await;
+    let after = call.handle().stats(call.leg_a).await.unwrap();
+    let digits: Vec<_> = call
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            MediaEvent::Dtmf { leg, digit } => Some((*leg, *digit)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(digits, vec![(call.leg_a, '1')]);
+    let tele = call.b.tele_pt();
+    assert_eq!(call.b.received.iter().filter(|r| r.pt == tele).count(), 8);
+    // Audio and digits share B's one sequence-number space, without gaps.
+    let all: Vec<_> = call.b.received.iter().collect();
+    assert_sequence_continuous(&all);
+    let (fwd, direct) = (
+        after.forwarded - before.forwarded,
+        after.forwarded_direct - before.forwarded_direct,
+    );
+    assert_eq!(
+        fwd, direct,
+        "every packet after the first audio went the direct way"
+    );
+    assert!(fwd >= 8 + 5, "digits and audio forwarded: {fwd}");
+}

@@ -22,9 +22,14 @@ async fn malformed_datagrams_are_ignored() {
         vec![0, 1, 0, 8, 0x21, 0x12, 0xa4, 0x42, 1, 2, 3], // truncated STUN
         // RTP-shaped: an extension longer than the datagram, 15 CSRCs missing, and a forged
         // Opus packet whose SRTP tag cannot verify (the direct forwarding path parses these).
-        vec![0x90, 0x6f, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1, 0xbe, 0xde, 0xff, 0xff],
+        vec![
+            0x90, 0x6f, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1, 0xbe, 0xde, 0xff, 0xff,
+        ],
         vec![0x8f, 0x6f, 0, 3, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0],
-        [0x80, 0x6f, 0, 4].into_iter().chain((0..96).map(|i| i as u8)).collect(),
+        [0x80, 0x6f, 0, 4]
+            .into_iter()
+            .chain((0..96).map(|i| i as u8))
+            .collect(),
         (0..1500).map(|i| (i * 7) as u8).collect(),
         vec![0xff; 64],
     ];
@@ -41,7 +46,10 @@ async fn malformed_datagrams_are_ignored() {
     assert!(call.a.received.len() > before + 10, "media still flows");
     assert!(call.b.payloads_from(b'A').len() >= 10);
     assert!(
-        call.b.received.iter().all(|r| r.payload.first() == Some(&b'A')),
+        call.b
+            .received
+            .iter()
+            .all(|r| r.payload.first() == Some(&b'A')),
         "nothing forged reached B"
     );
 }
