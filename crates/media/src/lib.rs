@@ -6,6 +6,12 @@
 //! driven through [`MediaHandle`]; a call's legs are placed on one shard, so forwarding stays
 //! on one thread (bridges across shards are relayed).
 //!
+//! str0m runs each leg (ICE, DTLS, RTCP, the tone and digits we generate); the packets of a
+//! bridged call do not go through it. Once a leg's DTLS handshake has exported its SRTP keys
+//! (AEAD-AES-GCM, what Chromium negotiates), the engine opens that leg's RTP itself and seals
+//! each packet for the peer with the peer's keys, our SSRC and our sequence number (`srtp`);
+//! the two share each leg's sequence space, so a browser sees one stream.
+//!
 //! A call engine drives it like this:
 //! 1. browser INVITE with an offer → [`MediaHandle::create_answerer`] → answer SDP in the 200 OK;
 //! 2. our INVITE to a browser → [`MediaHandle::create_offerer`], its 200 OK →

@@ -530,6 +530,31 @@ mod tests {
     }
 
     #[test]
+    fn arbitrary_datagrams_never_panic_and_never_open() {
+        let mut server =
+            Srtp::new(&keying(SrtpProfile::AEAD_AES_256_GCM, 32, false)).expect("aead");
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for n in 0..20_000usize {
+            let len = n % 200;
+            let mut buf: Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x as u8
+                })
+                .collect();
+            if let Some(b) = buf.first_mut() {
+                *b = 0x80 | (*b & 0x3f); // mostly RTP-shaped
+            }
+            if let Some(h) = rtp_header_len(&buf) {
+                let _ = one_byte_ext(&buf[..h], 1);
+            }
+            assert!(server.open(&mut buf).is_err());
+        }
+    }
+
+    #[test]
     fn aes_cm_is_left_to_str0m() {
         assert!(Srtp::new(&keying(SrtpProfile::AES128_CM_SHA1_80, 16, true)).is_none());
     }
