@@ -5,7 +5,18 @@ mod common;
 use std::time::Duration;
 
 use common::{assert_sequence_continuous, Call};
-use switchboard_media::{MediaEvent, ToneLoop};
+use switchboard_media::{LegId, MediaEvent, ToneLoop};
+
+/// The digits the server reported, with the leg each came from.
+fn digits(events: &[MediaEvent]) -> Vec<(LegId, char)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            MediaEvent::Dtmf { leg, digit } => Some((*leg, *digit)),
+            _ => None,
+        })
+        .collect()
+}
 
 #[tokio::test]
 async fn hold_replaces_forwarded_audio_with_the_hold_tone() {
@@ -98,15 +109,10 @@ async fn dtmf_from_a_browser_is_reported_once_per_digit() {
     call.a.send_dtmf(5, 48_000);
     call.a.send_dtmf(10, 96_000);
     call.talk(Duration::from_millis(200), false, false).await;
-    let dtmf: Vec<_> = call
-        .events
-        .iter()
-        .filter_map(|e| match e {
-            MediaEvent::Dtmf { leg, digit } => Some((*leg, *digit)),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(dtmf, vec![(call.leg_a, '5'), (call.leg_a, '*')]);
+    assert_eq!(
+        digits(&call.events),
+        vec![(call.leg_a, '5'), (call.leg_a, '*')]
+    );
     // Bridged: the far browser gets the events too.
     let tele = call.b.tele_pt();
     assert_eq!(call.b.received.iter().filter(|r| r.pt == tele).count(), 16);
@@ -122,15 +128,7 @@ async fn digits_in_a_running_call_take_the_direct_path_in_step_with_the_audio() 
     call.a.send_dtmf(1, 480_000);
     call.talk(Duration::from_millis(200), true, true).await;
     let after = call.handle().stats(call.leg_a).await.unwrap();
-    let digits: Vec<_> = call
-        .events
-        .iter()
-        .filter_map(|e| match e {
-            MediaEvent::Dtmf { leg, digit } => Some((*leg, *digit)),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(digits, vec![(call.leg_a, '1')]);
+    assert_eq!(digits(&call.events), vec![(call.leg_a, '1')]);
     let tele = call.b.tele_pt();
     assert_eq!(call.b.received.iter().filter(|r| r.pt == tele).count(), 8);
     // Audio and digits share B's one sequence-number space, without gaps.
