@@ -416,6 +416,7 @@ impl Leg {
         self.stats.bytes_out += len;
         true
     }
+
     /// Seals one forwarded packet for this leg with our own SRTP: our SSRC and sequence
     /// number, the source's RTP time and marker, the audio level and our mid. `None` when the
     /// leg is not ready for it (keys, stream or the peer's address not known yet): str0m then
