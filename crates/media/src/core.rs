@@ -164,13 +164,12 @@ impl Payload<'_> {
     }
 
     fn shared(&mut self) -> Arc<[u8]> {
-        if let Payload::Borrowed(b) = self {
-            *self = Payload::Shared(Arc::from(*b));
-        }
-        match self {
-            Payload::Shared(a) => a.clone(),
-            Payload::Borrowed(_) => unreachable!("made shared above"),
-        }
+        let a: Arc<[u8]> = match self {
+            Payload::Shared(a) => return a.clone(),
+            Payload::Borrowed(b) => Arc::from(*b),
+        };
+        *self = Payload::Shared(a.clone());
+        a
     }
 }
 
@@ -228,21 +227,15 @@ struct Leg {
     rtc_timeout: Instant,
     scheduled: Option<Instant>,
     /// The bridge's own SRTP (see `srtp`): keys from the DTLS handshake, the contexts built
-    /// from them once connected, and what a forwarded packet's header needs.
+    /// from them once connected (none for a profile we leave to str0m), and what a forwarded
+    /// packet's header needs.
     keys: Arc<KeySlot>,
-    srtp: SrtpState,
+    srtp: Option<Box<Srtp>>,
     /// Where the peer's media comes from, so where ours goes (ICE pairs are symmetric).
     media_from: Option<SocketAddr>,
     tx_ssrc: Option<u32>,
     ext_level: Option<u8>,
     ext_mid: Option<(u8, Box<[u8]>)>,
-}
-
-enum SrtpState {
-    Pending,
-    Ready(Box<Srtp>),
-    /// A profile we leave to str0m.
-    Unsupported,
 }
 
 impl Leg {
@@ -270,29 +263,11 @@ impl Leg {
             rtc_timeout: now,
             scheduled: None,
             keys,
-            srtp: SrtpState::Pending,
+            srtp: None,
             media_from: None,
             tx_ssrc: None,
             ext_level: None,
             ext_mid: None,
-        }
-    }
-
-    /// The leg's SRTP contexts, built on first use after the handshake exported the keys.
-    fn srtp(&mut self) -> Option<&mut Srtp> {
-        if matches!(self.srtp, SrtpState::Pending) && self.connected {
-            if let Some(k) = self.keys.get() {
-                self.srtp = match Srtp::new(k) {
-                    Some(s) => SrtpState::Ready(Box::new(s)),
-                    None => SrtpState::Unsupported,
-                };
-                let direct = matches!(self.srtp, SrtpState::Ready(_));
-                tracing::debug!(keys = ?k, direct, "leg SRTP");
-            }
-        }
-        match &mut self.srtp {
-            SrtpState::Ready(s) => Some(s),
-            _ => None,
         }
     }
 
@@ -429,10 +404,11 @@ impl Leg {
         buffers: &mut Vec<Vec<u8>>,
         now: Instant,
     ) -> Option<Datagram> {
-        let (Some(ssrc), Some(destination)) = (self.tx_ssrc, self.media_from) else {
+        let (Some(ssrc), Some(destination), Some(srtp)) =
+            (self.tx_ssrc, self.media_from, self.srtp.as_deref())
+        else {
             return None;
         };
-        self.srtp()?;
         let seq = self.next_seq;
         let mut out = buffers.pop().unwrap_or_default();
         out.clear();
@@ -445,9 +421,7 @@ impl Leg {
         srtp::write_one_byte_ext(&mut out, level, mid);
         let header_len = out.len();
         out.extend_from_slice(payload);
-        if let SrtpState::Ready(srtp) = &self.srtp {
-            srtp.seal(&mut out, header_len, *seq);
-        }
+        srtp.seal(&mut out, header_len, *seq);
         self.next_seq = (*seq + 1).into();
         self.last_tx = Some((m.rtp_time, now, Source::Forward));
         self.stats.rtp_out += 1;
@@ -844,7 +818,7 @@ impl MediaCore {
         let Some(a) = self.legs.get_mut(&from) else {
             return false;
         };
-        let Some(srtp) = a.srtp() else {
+        let Some(srtp) = a.srtp.as_deref_mut() else {
             return false;
         };
         let mut scratch = std::mem::take(&mut self.scratch);
@@ -1055,6 +1029,10 @@ impl MediaCore {
                 Output::Event(e) => match e {
                     Event::Connected => {
                         l.connected = true;
+                        // str0m reports the connection after the handshake's keys.
+                        l.srtp = l.keys.get().and_then(Srtp::new).map(Box::new);
+                        let direct = l.srtp.is_some();
+                        tracing::debug!(%leg, keys = ?l.keys.get(), direct, "leg SRTP");
                         l.refresh_payload_types();
                         self.events.push_back(MediaEvent::Connected { leg });
                     }

@@ -31,7 +31,6 @@ const LABEL_RTP_SALT: u8 = 2;
 const REPLAY_WINDOW: u64 = 64;
 
 /// The keying material one leg's DTLS handshake exported, and the role it played.
-#[derive(Clone)]
 pub(crate) struct Keying {
     profile: SrtpProfile,
     material: Vec<u8>,
