@@ -227,3 +227,45 @@ async fn create_call_rings_the_chosen_user_first() {
         ]
     );
 }
+
+#[tokio::test]
+async fn call_control_checks_rights_before_reading_the_body() {
+    let (app, fake) = app_with_fake().await;
+    let (uid, _, token) = app.provision("3021").await;
+    // A role that may see calls but not control them.
+    let (s, r) = app
+        .post(
+            "/api/roles",
+            &app.admin,
+            json!({"role": {"name": "listener", "scope": [{"class": "calls", "access": "r"}]}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let role = r["created"]["id"].as_str().unwrap().to_string();
+    let (s, v) = app
+        .call(
+            Method::PATCH,
+            &format!("/api/users/{uid}"),
+            Some(&app.admin),
+            Some(json!({"roles": [{"id": role}]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    for (method, path) in [
+        (Method::DELETE, "/api/calls/active/leg-1"),
+        (Method::PATCH, "/api/calls/active/leg-1/dtmf"),
+        (Method::PATCH, "/api/calls/active/leg-1/transfer"),
+    ] {
+        let req = axum::http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("X-Webitel-Access", &token)
+            .header("Content-Type", "application/json")
+            .body(axum::body::Body::from("{not json"))
+            .unwrap();
+        let (s, v) = app.raw(req).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{path}: {v}");
+        assert_eq!(error_id(s, &v), "api.context.permissions.app_error");
+    }
+    assert!(fake.seen.lock().unwrap().is_empty(), "nothing reached call control");
+}

@@ -27,11 +27,17 @@ fn object(v: Value) -> Map<String, Value> {
     }
 }
 
-/// A control action on a live leg: needs `calls` update rights, then runs `action` parsed exactly
-/// as the WebSocket would.
-async fn control(st: &AppState, c: &Caller, action: &str, data: Value) -> ApiResult<()> {
+/// A control action on a live leg: needs `calls` update rights, then builds its data (the
+/// request body is read only after the rights check) and runs `action` parsed exactly as the
+/// WebSocket would.
+async fn control(
+    st: &AppState,
+    c: &Caller,
+    action: &str,
+    data: impl FnOnce() -> ApiResult<Value>,
+) -> ApiResult<()> {
     c.require("calls", Access::Update)?;
-    let req = wscalls::parse(action, object(data))?;
+    let req = wscalls::parse(action, object(data()?))?;
     st.calls.execute(ctx(c.0.clone()), req).await?;
     Ok(())
 }
@@ -85,13 +91,10 @@ pub async fn hangup(
     Path(id): Path<String>,
     body: RawBody,
 ) -> ApiResult<Json<Value>> {
-    let b: HangupBody = body.json()?.unwrap_or_default();
-    control(
-        &st,
-        &c,
-        "call_hangup",
-        json!({ "id": id, "cause": b.cause }),
-    )
+    control(&st, &c, "call_hangup", || {
+        let b: HangupBody = body.json()?.unwrap_or_default();
+        Ok(json!({ "id": id, "cause": b.cause }))
+    })
     .await?;
     Ok(Json(json!({})))
 }
@@ -106,7 +109,7 @@ pub async fn hold(
     c: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    control(&st, &c, "call_hold", json!({ "id": id })).await?;
+    control(&st, &c, "call_hold", || Ok(json!({ "id": id }))).await?;
     Ok(Json(json!({ "state": "hold" })))
 }
 
@@ -120,7 +123,7 @@ pub async fn unhold(
     c: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    control(&st, &c, "call_unhold", json!({ "id": id })).await?;
+    control(&st, &c, "call_unhold", || Ok(json!({ "id": id }))).await?;
     Ok(Json(json!({ "state": "active" })))
 }
 
@@ -141,13 +144,16 @@ pub async fn dtmf(
     Path(id): Path<String>,
     body: RawBody,
 ) -> ApiResult<Json<Value>> {
-    let b: DtmfBody = body.json()?.unwrap_or_default();
-    // The engine's proto has `digit` as a one-character string; a number is accepted too.
-    let digit = match b.digit {
-        Value::Number(n) => Value::String(n.to_string()),
-        other => other,
-    };
-    control(&st, &c, "call_dtmf", json!({ "id": id, "dtmf": digit })).await?;
+    control(&st, &c, "call_dtmf", || {
+        let b: DtmfBody = body.json()?.unwrap_or_default();
+        // The engine's proto has `digit` as a one-character string; a number is accepted too.
+        let digit = match b.digit {
+            Value::Number(n) => Value::String(n.to_string()),
+            other => other,
+        };
+        Ok(json!({ "id": id, "dtmf": digit }))
+    })
+    .await?;
     Ok(Json(json!({})))
 }
 
@@ -168,13 +174,10 @@ pub async fn transfer(
     Path(id): Path<String>,
     body: RawBody,
 ) -> ApiResult<Json<Value>> {
-    let b: TransferBody = body.json()?.unwrap_or_default();
-    control(
-        &st,
-        &c,
-        "call_blind_transfer",
-        json!({ "id": id, "destination": b.destination }),
-    )
+    control(&st, &c, "call_blind_transfer", || {
+        let b: TransferBody = body.json()?.unwrap_or_default();
+        Ok(json!({ "id": id, "destination": b.destination }))
+    })
     .await?;
     Ok(Json(json!({})))
 }
