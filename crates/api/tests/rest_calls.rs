@@ -267,5 +267,8 @@ async fn call_control_checks_rights_before_reading_the_body() {
         assert_eq!(s, StatusCode::FORBIDDEN, "{path}: {v}");
         assert_eq!(error_id(s, &v), "api.context.permissions.app_error");
     }
-    assert!(fake.seen.lock().unwrap().is_empty(), "nothing reached call control");
+    assert!(
+        fake.seen.lock().unwrap().is_empty(),
+        "nothing reached call control"
+    );
 }

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Call, Client};
+use common::{two_shards, Call, Client};
 use switchboard_media::{MediaServer, MediaServerConfig};
 
 fn candidate_port(sdp: &str) -> u16 {
@@ -17,21 +17,11 @@ fn candidate_port(sdp: &str) -> u16 {
     line.split_whitespace().nth(5).unwrap().parse().unwrap()
 }
 
-async fn two_shards() -> MediaServer {
-    MediaServer::start(MediaServerConfig {
-        shards: 2,
-        ..Default::default()
-    })
-    .await
-    .unwrap()
-}
-
 #[tokio::test]
 async fn new_legs_spread_over_the_shards_each_behind_its_own_socket() {
     let server = two_shards().await;
     let h = server.handle.clone();
     assert_eq!(server.local_addrs.len(), 2);
-    assert_ne!(server.local_addrs[0].port(), server.local_addrs[1].port());
 
     let mut per_shard = [0usize; 2];
     for _ in 0..4 {
@@ -52,6 +42,12 @@ async fn new_legs_spread_over_the_shards_each_behind_its_own_socket() {
     for _ in 0..3 {
         let (leg, _) = h.create_offerer(Some(near)).await.unwrap();
         assert_eq!(h.shard_of(leg), h.shard_of(near));
+    }
+    // Now 6 legs on one shard, 2 on the other: new legs go to the emptier one every time
+    // (taking turns would put one of them next to `near`).
+    for _ in 0..2 {
+        let (leg, _) = h.create_offerer(None).await.unwrap();
+        assert_ne!(h.shard_of(leg), h.shard_of(near), "the least-loaded shard");
     }
 }
 

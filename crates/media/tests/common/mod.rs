@@ -286,31 +286,45 @@ pub struct Call {
     pub events: Vec<MediaEvent>,
 }
 
+/// A media server with two shards, as on a two-core machine.
+pub async fn two_shards() -> MediaServer {
+    MediaServer::start(MediaServerConfig {
+        shards: 2,
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+}
+
+/// Where a test call's legs go on the two shards.
+enum Placement {
+    /// `a` on shard 0, `b` created next to it.
+    Near,
+    /// An idle leg on shard 0 first, so the call (`b` next to `a`) lands on shard 1.
+    SecondShard,
+    /// `b` placed by load, so on the other shard than `a`.
+    Across,
+}
+
 impl Call {
     pub async fn connect() -> Call {
-        Self::setup(false, false).await
+        Self::setup(Placement::Near).await
     }
 
-    /// As `connect`, with an idle leg created first so that the call lands on shard 1.
+    /// As `connect`, on shard 1.
     pub async fn connect_on_second_shard() -> Call {
-        Self::setup(true, false).await
+        Self::setup(Placement::SecondShard).await
     }
 
-    /// As `connect`, with `b` placed by load, so on the other shard than `a`.
+    /// As `connect`, with `a` and `b` on different shards.
     pub async fn connect_across_shards() -> Call {
-        Self::setup(false, true).await
+        Self::setup(Placement::Across).await
     }
 
-    async fn setup(occupy_first_shard: bool, across: bool) -> Call {
-        // Two shards, as on a two-core machine: `b` is created next to `a`.
-        let mut server = MediaServer::start(MediaServerConfig {
-            shards: 2,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    async fn setup(placement: Placement) -> Call {
+        let mut server = two_shards().await;
         let h = server.handle.clone();
-        if occupy_first_shard {
+        if matches!(placement, Placement::SecondShard) {
             h.create_offerer(None).await.unwrap();
         }
         let mut a = Client::new(b'A').await;
@@ -319,7 +333,7 @@ impl Call {
         a.accept_answer(&answer);
 
         let mut b = Client::new(b'B').await;
-        let near = (!across).then_some(leg_a);
+        let near = (!matches!(placement, Placement::Across)).then_some(leg_a);
         let (leg_b, offer) = h.create_offerer(near).await.unwrap();
         let answer = b.answer(&offer);
         h.accept_answer(leg_b, answer).await.unwrap();
