@@ -19,6 +19,9 @@
 //! `cargo bench -p switchboard-media --bench calls -- --calls 1000 --secs 15 [--shards N]
 //! [--record] [--defer-reads] [--peer rtpengine]` (see bench/calls/run.sh)
 
+#[path = "../tests/common/browser.rs"]
+mod browser;
+
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::net::SocketAddr;
@@ -28,13 +31,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::change::SdpPendingOffer;
 use str0m::config::DtlsCert;
-use str0m::format::{Codec, FormatParams};
-use str0m::media::{Direction, Frequency, MediaKind, Mid, Pt};
+use str0m::format::Codec;
+use str0m::media::{Mid, Pt};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{RtpWrite, SeqNo};
-use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
+use str0m::{Event, Input, Output, Rtc};
 use switchboard_media::{
     LegId, MediaHandle, MediaServer, MediaServerConfig, RecordControl, RecordDone, Recorder,
 };
@@ -66,9 +69,6 @@ fn args() -> Args {
     let argv: Vec<String> = std::env::args().collect();
     a.record = argv.iter().any(|v| v == "--record");
     a.defer_reads = argv.iter().any(|v| v == "--defer-reads");
-    a.rtpengine = argv
-        .windows(2)
-        .any(|w| w[0] == "--peer" && w[1] == "rtpengine");
     for w in argv.windows(2) {
         let v = || w[1].parse().expect("numeric argument");
         match w[0].as_str() {
@@ -77,6 +77,13 @@ fn args() -> Args {
             "--pps" => a.pps = v() as u64,
             "--payload" => a.payload = v(),
             "--shards" => a.shards = v(),
+            "--peer" => {
+                a.rtpengine = match w[1].as_str() {
+                    "rtpengine" => true,
+                    "switchboard" => false,
+                    other => panic!("--peer: unknown relay {other} (rtpengine or switchboard)"),
+                }
+            }
             _ => {}
         }
     }
@@ -105,7 +112,13 @@ fn this_thread_cpu() -> Duration {
 
 /// CPU time of this process's threads whose name starts with `prefix`.
 fn threads_cpu(prefix: &str) -> Duration {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+    tasks_cpu("/proc/self/task", prefix)
+}
+
+/// CPU time of the tasks (threads) in a `/proc/<pid>/task` folder whose name starts with
+/// `prefix` (all of them for "").
+fn tasks_cpu(dir: impl AsRef<std::path::Path>, prefix: &str) -> Duration {
+    let Ok(tasks) = std::fs::read_dir(dir) else {
         return Duration::ZERO;
     };
     tasks
@@ -224,22 +237,8 @@ impl Peer {
         let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         socket.set_nonblocking(true).unwrap();
         let local = socket.local_addr().unwrap();
-        let mut cfg = RtcConfig::new()
-            .set_rtp_mode(true)
-            .set_dtls_cert(cert.clone())
-            .clear_codecs()
-            .enable_opus(true, false);
-        cfg.codec_config().add_config(
-            110.into(),
-            None,
-            Codec::Tele,
-            Frequency::FORTY_EIGHT_KHZ,
-            None,
-            FormatParams::parse_line("0-16"),
-        );
         let now = Instant::now();
-        let mut rtc = cfg.build(now);
-        rtc.add_local_candidate(Candidate::host(local, "udp").unwrap());
+        let rtc = browser::rtc(local, Some(cert), now);
         Peer {
             rtc,
             socket,
@@ -253,24 +252,18 @@ impl Peer {
     }
 
     fn offer(&mut self) -> String {
-        let mut api = self.rtc.sdp_api();
-        let mid = api.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
-        let (offer, pending) = api.apply().unwrap();
+        let (mid, pending, offer) = browser::offer(&mut self.rtc);
         self.mid = Some(mid);
         self.pending = Some(pending);
-        offer.to_sdp_string()
+        offer
     }
 
     fn accept_answer(&mut self, sdp: &str) {
-        let answer = SdpAnswer::from_sdp_string(sdp).unwrap();
-        let pending = self.pending.take().unwrap();
-        self.rtc.sdp_api().accept_answer(pending, answer).unwrap();
+        browser::accept_answer(&mut self.rtc, self.pending.take().unwrap(), sdp);
     }
 
     fn answer(&mut self, sdp: &str) -> String {
-        let offer = SdpOffer::from_sdp_string(sdp).unwrap();
-        let answer = self.rtc.sdp_api().accept_offer(offer).unwrap();
-        answer.to_sdp_string()
+        browser::answer(&mut self.rtc, sdp)
     }
 
     /// Polls str0m until it asks for a timeout; `rtp` receives the outgoing RTP datagrams
@@ -364,13 +357,7 @@ impl Peer {
     }
 
     fn opus_pt(&self) -> Pt {
-        self.rtc
-            .codec_config()
-            .params()
-            .iter()
-            .find(|p| p.spec().codec == Codec::Opus)
-            .map(|p| p.pt())
-            .unwrap()
+        browser::pt(&self.rtc, Codec::Opus)
     }
 }
 
@@ -395,9 +382,8 @@ struct GenPeer {
     next: usize,
     /// Send time of each packet, ns since the epoch (the clock of kernel timestamps).
     sent_at: Vec<u64>,
-    received: u64,
-    /// Received packets whose RTP time names no packet that was sent (should stay 0).
-    strangers: u64,
+    /// RTP packets this peer received (every `VERIFY_EVERY`th is decrypted too).
+    seen: u64,
 }
 
 /// What the generator measured.
@@ -405,6 +391,7 @@ struct GenPeer {
 struct Measured {
     sent: u64,
     received: u64,
+    /// Received packets whose RTP time names no packet that was sent (should stay 0).
     strangers: u64,
     verified: u64,
     sampled: u64,
@@ -486,11 +473,12 @@ fn on_datagram(peers: &mut [GenPeer], i: usize, d: &[u8], stamp: u64, m: &mut Me
         Some(&at) if ts % TICKS == 0 && k < sender.next => {
             m.delays_us
                 .push((stamp.saturating_sub(at) / 1000).min(u32::MAX as u64) as u32);
-            peers[i].received += 1;
+            m.received += 1;
         }
-        _ => peers[i].strangers += 1,
+        _ => m.strangers += 1,
     }
-    if (peers[i].received + peers[i].strangers) % VERIFY_EVERY == 0 {
+    peers[i].seen += 1;
+    if peers[i].seen % VERIFY_EVERY == 0 {
         m.sampled += 1;
         peers[i].peer.input(d, src, Instant::now());
     }
@@ -504,7 +492,6 @@ fn generate(
     peers: &mut [GenPeer],
     start: Instant,
     interval: Duration,
-    stop_send: Instant,
     end: Instant,
     defer_reads: bool,
 ) -> Measured {
@@ -531,14 +518,22 @@ fn generate(
         assert_eq!(r, 0, "epoll_ctl");
     }
     let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 1024];
-    // Spread the peers' first packets over one interval, as real calls would be.
+    // Spread the peers' first packets over one interval, as real calls would be. A peer that
+    // never connected sends nothing.
     let mut due: BinaryHeap<Reverse<(Instant, usize)>> = (0..peers.len())
+        .filter(|&i| peers[i].packets.server.is_some())
         .map(|i| {
             let phase = (i as u64).wrapping_mul(2_654_435_761) % 1000;
             Reverse((start + interval.mul_f64(phase as f64 / 1000.0), i))
         })
         .collect();
-    let mut m = Measured::default();
+    // Sized for the whole window up front: growing them would copy megabytes mid-window.
+    let total: usize = peers.iter().map(|p| p.packets.ends.len()).sum();
+    let mut m = Measured {
+        delays_us: Vec::with_capacity(total),
+        late_us: Vec::with_capacity(total),
+        ..Default::default()
+    };
     let mut buf = [0u8; 2048];
     let mut next_timers = start;
     loop {
@@ -552,9 +547,6 @@ fn generate(
             }
             due.pop();
             let p = &mut peers[i];
-            if p.packets.server.is_none() || p.next >= p.packets.ends.len() {
-                continue;
-            }
             let sent = wall_ns();
             if p.peer.socket.send(p.packets.get(p.next)).is_ok() {
                 p.sent_at[p.next] = sent;
@@ -563,7 +555,7 @@ fn generate(
             m.late_us
                 .push(now.saturating_duration_since(at).as_micros() as u32);
             p.next += 1;
-            if at + interval < stop_send {
+            if p.next < p.packets.ends.len() {
                 due.push(Reverse((at + interval, i)));
             }
         }
@@ -605,11 +597,7 @@ fn read_the_rest(peers: &mut [GenPeer], mut m: Measured) -> Measured {
             on_datagram(peers, i, &buf[..len], stamp, &mut m);
         }
     }
-    for p in peers.iter() {
-        m.received += p.received;
-        m.strangers += p.strangers;
-        m.verified += p.peer.verified;
-    }
+    m.verified += peers.iter().map(|p| p.peer.verified).sum::<u64>();
     m
 }
 
@@ -769,13 +757,7 @@ impl Rtpengine {
 
     /// CPU time of all rtpengine threads.
     fn cpu(&self) -> Duration {
-        let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", self.child.id())) else {
-            return Duration::ZERO;
-        };
-        tasks
-            .flatten()
-            .map(|t| schedstat(t.path().join("schedstat")))
-            .sum()
+        tasks_cpu(format!("/proc/{}/task", self.child.id()), "")
     }
 }
 
@@ -953,8 +935,7 @@ fn main() {
             sent_at: vec![0; packets.ends.len()],
             packets,
             next: 0,
-            received: 0,
-            strangers: 0,
+            seen: 0,
         })
         .collect();
 
@@ -965,14 +946,7 @@ fn main() {
     let server0 = relay.cpu();
     let rec0 = threads_cpu("recorder");
     let gen0 = this_thread_cpu();
-    let m = generate(
-        &mut peers,
-        start,
-        interval,
-        stop_send,
-        end,
-        args.defer_reads,
-    );
+    let m = generate(&mut peers, start, interval, end, args.defer_reads);
     // The last 500 ms only drain what is in flight; count CPU over the sending window and that.
     let server_cpu = relay.cpu().saturating_sub(server0);
     let recorder_cpu = threads_cpu("recorder").saturating_sub(rec0);

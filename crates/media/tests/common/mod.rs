@@ -2,16 +2,18 @@
 //! numbered synthetic Opus packets and records every RTP packet it receives.
 #![allow(dead_code)] // each test file uses a different part of it
 
+pub mod browser;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
-use str0m::format::{Codec, FormatParams};
-use str0m::media::{Direction, Frequency, MediaKind, Mid, Pt, TelephoneEvent};
+use str0m::change::SdpPendingOffer;
+use str0m::format::Codec;
+use str0m::media::{Direction, Frequency, Mid, Pt, TelephoneEvent};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{ExtensionValues, RtpWrite, SeqNo};
-use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
+use str0m::{Event, Input, Output, Rtc};
 use switchboard_media::{LegId, MediaEvent, MediaServer, MediaServerConfig};
 use tokio::net::UdpSocket;
 
@@ -52,21 +54,8 @@ impl Client {
     pub async fn new(tag: u8) -> Client {
         let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let local = socket.local_addr().unwrap();
-        let mut cfg = RtcConfig::new()
-            .set_rtp_mode(true)
-            .clear_codecs()
-            .enable_opus(true, false);
-        cfg.codec_config().add_config(
-            110.into(),
-            None,
-            Codec::Tele,
-            Frequency::FORTY_EIGHT_KHZ,
-            None,
-            FormatParams::parse_line("0-16"),
-        );
         let now = Instant::now();
-        let mut rtc = cfg.build(now);
-        rtc.add_local_candidate(Candidate::host(local, "udp").unwrap());
+        let rtc = browser::rtc(local, None, now);
         Client {
             rtc,
             socket,
@@ -86,28 +75,23 @@ impl Client {
 
     /// Our offer, as a browser calling in would send it.
     pub fn offer(&mut self) -> String {
-        let mut api = self.rtc.sdp_api();
-        let mid = api.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
-        let (offer, pending) = api.apply().unwrap();
+        let (mid, pending, offer) = browser::offer(&mut self.rtc);
         self.mid = Some(mid);
         self.pending = Some(pending);
         self.drain();
-        offer.to_sdp_string()
+        offer
     }
 
     pub fn accept_answer(&mut self, sdp: &str) {
-        let answer = SdpAnswer::from_sdp_string(sdp).unwrap();
-        let pending = self.pending.take().unwrap();
-        self.rtc.sdp_api().accept_answer(pending, answer).unwrap();
+        browser::accept_answer(&mut self.rtc, self.pending.take().unwrap(), sdp);
         self.drain();
     }
 
     /// Answers an offer (the server calling this browser, or a re-offer).
     pub fn answer(&mut self, sdp: &str) -> String {
-        let offer = SdpOffer::from_sdp_string(sdp).unwrap();
-        let answer = self.rtc.sdp_api().accept_offer(offer).unwrap();
+        let answer = browser::answer(&mut self.rtc, sdp);
         self.drain();
-        answer.to_sdp_string()
+        answer
     }
 
     /// A re-offer changing our direction (the browser putting the call on hold).
@@ -122,13 +106,7 @@ impl Client {
     }
 
     fn pt(&self, codec: Codec) -> Pt {
-        self.rtc
-            .codec_config()
-            .params()
-            .iter()
-            .find(|p| p.spec().codec == codec)
-            .map(|p| p.pt())
-            .unwrap()
+        browser::pt(&self.rtc, codec)
     }
 
     pub fn tele_pt(&self) -> u8 {
