@@ -1,4 +1,4 @@
-// Shared by the Node test suites (tests/sdk, tests/e2e): a real `switchboard serve` on a free
+// Shared by the Node test suites (tests/sdk, tests/e2e, tests/demo): a real `switchboard serve` on a free
 // loopback port with a fresh data folder, and users provisioned over REST exactly as the
 // integration guide does (device → user → token, with the integration token). Node built-ins only,
 // so every suite can require it without a package of its own.
@@ -12,18 +12,19 @@ const path = require('node:path');
 const BIN = process.env.SWITCHBOARD_BIN
   || path.resolve(__dirname, '../../target/debug/switchboard');
 
-/** Starts the server; `extraEnv` adds or overrides SWITCHBOARD_* settings. */
-async function startServer(extraEnv = {}) {
+/**
+ * Runs `switchboard serve` on a free loopback port with a fresh data folder and waits until it
+ * listens; `env` adds or overrides SWITCHBOARD_* settings. `stop()` ends it and removes the folder.
+ */
+async function spawnServer(env = {}) {
   const data = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-test-'));
-  const admin = crypto.randomBytes(24).toString('hex');
   const child = spawn(BIN, ['serve'], {
     env: {
       ...process.env,
       SWITCHBOARD_DATA: data,
       SWITCHBOARD_LISTEN: '127.0.0.1:0',
-      SWITCHBOARD_BOOTSTRAP_TOKEN: admin,
       SWITCHBOARD_LOG: process.env.SWITCHBOARD_LOG || 'warn',
-      ...extraEnv,
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -40,16 +41,27 @@ async function startServer(extraEnv = {}) {
       }
     });
   });
-  const server = {
+  return {
     base,
-    wsBase: base.replace(/^http/, 'ws'),
-    admin,
-    domain: 'my-company.lo',
+    data,
     async stop() {
       child.kill('SIGINT');
       await new Promise((r) => { child.once('exit', r); setTimeout(r, 3000); });
       fs.rmSync(data, { recursive: true, force: true });
     },
+  };
+}
+
+/** Starts the server with a known integration token; `extraEnv` as for `spawnServer`. */
+async function startServer(extraEnv = {}) {
+  const admin = crypto.randomBytes(24).toString('hex');
+  const { base, stop } = await spawnServer({ SWITCHBOARD_BOOTSTRAP_TOKEN: admin, ...extraEnv });
+  const server = {
+    base,
+    wsBase: base.replace(/^http/, 'ws'),
+    admin,
+    domain: 'my-company.lo',
+    stop,
     async rest(method, url, body, token = admin) {
       const res = await fetch(`${base}/api${url}`, {
         method,
@@ -76,13 +88,13 @@ let seq = 0;
 
 /**
  * The guide's flow: a WebRTC device, a user owning it with an extension and a licence, a token.
- * `device: false` or `license: false` leave those out; extensions count up from `extensionBase`.
+ * `device: false` or `license: false` leave those out; extensions count up from 1001.
  */
-async function provisionUser(server, { device = true, license = true, extensionBase = 1000 } = {}) {
+async function provisionUser(server, { device = true, license = true } = {}) {
   const n = `${process.pid}${++seq}${Date.now() % 100000}`;
   const account = `dev${n}`;
   const password = crypto.randomBytes(9).toString('base64url');
-  const extension = String(extensionBase + seq);
+  const extension = String(1000 + seq);
   const dev = device
     ? await server.rest('POST', '/devices', { name: `Phone ${n}`, account, password })
     : null;
@@ -108,4 +120,4 @@ async function provisionUser(server, { device = true, license = true, extensionB
   };
 }
 
-module.exports = { startServer, provisionUser };
+module.exports = { spawnServer, startServer, provisionUser };

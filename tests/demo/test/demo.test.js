@@ -7,14 +7,13 @@
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { chromium } = require('playwright-core');
+const { spawnServer } = require('../../lib/server');
 
 const ROOT = path.resolve(__dirname, '..');
-const BIN = process.env.SWITCHBOARD_BIN || path.resolve(ROOT, '../../target/debug/switchboard');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const SHOTS = path.join(ROOT, 'screenshots');
 const ADMIN_PASSWORD = 'demo-admin-pass-1';
@@ -22,44 +21,15 @@ const ADMIN_PASSWORD = 'demo-admin-pass-1';
 const CALLS = process.env.DEMO_E2E_CALLS !== '0';
 
 async function startServer() {
-  const data = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-demo-'));
-  const child = spawn(BIN, ['serve'], {
-    env: {
-      ...process.env,
-      SWITCHBOARD_DATA: data,
-      SWITCHBOARD_LISTEN: '127.0.0.1:0',
-      SWITCHBOARD_DEMO_ADMIN_PASSWORD: ADMIN_PASSWORD,
-      SWITCHBOARD_LOG: process.env.SWITCHBOARD_LOG || 'warn',
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const base = await new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 30000);
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${out}`)));
-    child.stdout.on('data', (chunk) => {
-      out += chunk;
-      const m = out.match(/listening on (https?:\/\/\S+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-  });
-  const admin = fs.readFileSync(path.join(data, 'admin.token'), 'utf8').trim();
+  const server = await spawnServer({ SWITCHBOARD_DEMO_ADMIN_PASSWORD: ADMIN_PASSWORD });
+  const admin = fs.readFileSync(path.join(server.data, 'admin.token'), 'utf8').trim();
   return {
-    base,
-    data,
+    ...server,
     /** The platform's REST API with its administrator token: only to check what the demo did. */
     async rest(method, url) {
-      const res = await fetch(`${base}/api${url}`, { method, headers: { 'X-Webitel-Access': admin } });
+      const res = await fetch(`${server.base}/api${url}`, { method, headers: { 'X-Webitel-Access': admin } });
       const text = await res.text();
       return { status: res.status, body: text ? JSON.parse(text) : null };
-    },
-    async stop() {
-      child.kill('SIGINT');
-      await new Promise((r) => { child.once('exit', r); setTimeout(r, 3000); });
-      fs.rmSync(data, { recursive: true, force: true });
     },
   };
 }

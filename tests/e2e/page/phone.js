@@ -11,8 +11,25 @@
   }
 
   // The JsSIP RTCSession's RTCPeerConnection behind an SDK call.
+  /** The JsSIP session paired with an SDK call. */
+  function session(call) {
+    return call && call.sip ? call.sip.session || null : null;
+  }
+
   function peer(call) {
-    return call.sip && call.sip.session ? call.sip.session.connection : null;
+    const s = session(call);
+    return s ? s.connection : null;
+  }
+
+  /** Sum of `field` over the call's inbound audio RTP stats (-1 without a peer connection). */
+  async function inbound(id, field) {
+    const pc = peer(calls.get(id));
+    if (!pc) return -1;
+    let sum = 0;
+    (await pc.getStats()).forEach((s) => {
+      if (s.type === 'inbound-rtp' && s.kind === 'audio') sum += s[field] || 0;
+    });
+    return sum;
   }
 
   function attachAudio(call) {
@@ -83,8 +100,7 @@
     },
     /** The JsSIP session paired with a call: whether it has ended (e.g. CANCELed). */
     sipSession(id) {
-      const c = calls.get(id);
-      const s = c && c.sip && c.sip.session;
+      const s = session(calls.get(id));
       return s ? { ended: s.isEnded(), status: s.status } : null;
     },
     /**
@@ -92,7 +108,7 @@
      * status each got back (`sip_request` / `sip_response` in the log): session refreshes.
      */
     watchRefreshes(id) {
-      const s = calls.get(id) && calls.get(id).sip && calls.get(id).sip.session;
+      const s = session(calls.get(id));
       if (!s) return false;
       const send = s.sendRequest;
       s.sendRequest = function (method, options) {
@@ -115,7 +131,7 @@
     },
     /** JsSIP's RFC 4028 state for a call: whether it refreshes, and the interval. */
     sessionTimer(id) {
-      const s = calls.get(id) && calls.get(id).sip && calls.get(id).sip.session;
+      const s = session(calls.get(id));
       const t = s && s._sessionTimers;
       return t ? { running: t.running, refresher: t.refresher, expires: t.currentExpires } : null;
     },
@@ -138,15 +154,8 @@
     async hangup(id, cause) {
       await calls.get(id).hangup(cause);
     },
-    async inboundBytes(id) {
-      const c = calls.get(id);
-      const pc = c && peer(c);
-      if (!pc) return -1;
-      let bytes = 0;
-      (await pc.getStats()).forEach((s) => {
-        if (s.type === 'inbound-rtp' && s.kind === 'audio') bytes += s.bytesReceived;
-      });
-      return bytes;
+    inboundBytes(id) {
+      return inbound(id, 'bytesReceived');
     },
     digits(id) {
       const c = calls.get(id);
@@ -173,15 +182,8 @@
       return c ? { audioMuted: c.remoteAudioMuted, videoMuted: c.remoteVideoMuted, hold: c.remoteHold } : null;
     },
     /** `totalAudioEnergy` of the call's inbound audio (it grows only while sound is played). */
-    async inboundEnergy(id) {
-      const c = calls.get(id);
-      const pc = c && peer(c);
-      if (!pc) return -1;
-      let energy = 0;
-      (await pc.getStats()).forEach((s) => {
-        if (s.type === 'inbound-rtp' && s.kind === 'audio') energy += s.totalAudioEnergy || 0;
-      });
-      return energy;
+    inboundEnergy(id) {
+      return inbound(id, 'totalAudioEnergy');
     },
     /** Remote-audio levels since `from` (ms). */
     levels(from) {

@@ -6,17 +6,12 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./harness');
 
-const { registered, newCall, state, waitState, bytes } = h;
+const { newCall, state, waitState, bytes } = h;
 
 test('A calls B, B answers, audio both ways; reject; cancel; hangup from each side', async (t) => {
   const { server, pages, browser } = await h.setup(t);
 
-  const a = await h.provisionUser(server);
-  const b = await h.provisionUser(server);
-  const pa = await h.openPhone(browser, pages, server, a);
-  const pb = await h.openPhone(browser, pages, server, b);
-  await registered(pa);
-  await registered(pb);
+  const { b, pa, pb } = await h.twoPhones({ server, pages, browser });
   const seenA = [];
   const seenB = [];
 

@@ -12,7 +12,7 @@ const path = require('node:path');
 const { chromium } = require('playwright-core');
 
 const ROOT = path.resolve(__dirname, '..');
-const shared = require('../../lib/server');
+const { startServer, provisionUser } = require('../../lib/server');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -28,9 +28,6 @@ async function until(what, fn, ms = 10000, every = 100) {
     await sleep(every);
   }
 }
-
-/** The e2e suite numbers its users from 2000, apart from the SDK suite's. */
-const provisionUser = (server, opts = {}) => shared.provisionUser(server, { extensionBase: 2000, ...opts });
 
 /** Serves page/ and the webitel-sdk bundle from build/ on 127.0.0.1. */
 async function startPages() {
@@ -88,7 +85,7 @@ async function openPhone(browser, pages, server, user) {
 
 /** A server (with `env`), the page server and a browser, all torn down after the test. */
 async function setup(t, env) {
-  const server = await shared.startServer(env);
+  const server = await startServer(env);
   t.after(() => server.stop());
   const pages = await startPages();
   t.after(() => pages.close());
@@ -146,6 +143,5 @@ async function answeredCall(pa, pb, ext) {
 }
 
 module.exports = {
-  startServer: shared.startServer, provisionUser, startPages, startBrowser, openPhone, until, sleep,
-  setup, registered, state, bytes, newCall, waitState, audioFlows, twoPhones, answeredCall,
+  provisionUser, openPhone, until, sleep, setup, registered, state, bytes, newCall, waitState, audioFlows, twoPhones, answeredCall,
 };

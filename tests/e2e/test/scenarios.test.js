@@ -47,12 +47,7 @@ test('unknown extension: 404, UNALLOCATED_NUMBER, in history', async (t) => {
 
 test('no answer: 480 NO_ANSWER after SWITCHBOARD_NO_ANSWER_TIMEOUT=3', async (t) => {
   const { server, pages, browser } = await h.setup(t, { SWITCHBOARD_NO_ANSWER_TIMEOUT: '3' });
-  const a = await h.provisionUser(server);
-  const b = await h.provisionUser(server);
-  const pa = await h.openPhone(browser, pages, server, a);
-  const pb = await h.openPhone(browser, pages, server, b);
-  await registered(pa);
-  await registered(pb);
+  const { b, pa, pb } = await h.twoPhones({ server, pages, browser });
 
   await pa.evaluate((ext) => window.phone.call(ext), b.extension);
   const inB = await newCall(pb, [], 'B rings');
