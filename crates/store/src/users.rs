@@ -202,12 +202,15 @@ impl Store {
         domain_name: &str,
         username: &str,
     ) -> StoreResult<Option<UserRow>> {
-        self.find_user(
-            "JOIN domains dm ON dm.id = usr.domain_id WHERE dm.name = $1 AND usr.username = $2",
-            domain_name.to_owned(),
-            username,
-        )
-        .await
+        let row = sqlx::query(&format!(
+            "{} JOIN domains dm ON dm.id = usr.domain_id WHERE dm.name = $1 AND usr.username = $2",
+            self.user_select
+        ))
+        .bind(domain_name)
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(user_from).transpose()
     }
 
     /// The user with an extension (the dial plan's lookup).
@@ -219,30 +222,14 @@ impl Store {
         if extension.is_empty() {
             return Ok(None);
         }
-        self.find_user(
-            "WHERE usr.domain_id = $1 AND usr.extension = $2",
-            domain_id,
-            extension,
-        )
-        .await
-    }
-
-    /// At most one user matching `filter` (SQL after the user select, with `$1` and `$2`).
-    async fn find_user<A>(
-        &self,
-        filter: &str,
-        first: A,
-        second: &str,
-    ) -> StoreResult<Option<UserRow>>
-    where
-        A: Send + for<'q> sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any>,
-    {
-        let sql = format!("{} {filter}", self.user_select);
-        let row = sqlx::query(&sql)
-            .bind(first)
-            .bind(second.to_owned())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(&format!(
+            "{} WHERE usr.domain_id = $1 AND usr.extension = $2",
+            self.user_select
+        ))
+        .bind(domain_id)
+        .bind(extension)
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(user_from).transpose()
     }
 
