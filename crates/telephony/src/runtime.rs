@@ -457,7 +457,7 @@ impl Runtime {
     /// The digest step REGISTER (401, Authorization) and INVITE (407, Proxy-Authorization)
     /// share: challenge, or look the device up off the actor and park the request until the
     /// answer comes back.
-    pub(super) fn begin_auth(
+    fn begin_auth(
         &mut self,
         tx: TransactionId,
         peer: Peer,

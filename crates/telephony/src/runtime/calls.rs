@@ -301,31 +301,39 @@ impl Runtime {
         let Some(sdp) = sdp else {
             return;
         };
-        let Some((req, peer)) = self.in_dialog_request(&leg, fork, Method::Invite) else {
-            return;
-        };
-        let mut req = req;
-        with_sdp(&mut req.headers, &mut req.body, sdp);
-        if let Ok(tx) = self.layer.send_request(req, peer, now) {
+        let body = Some(("application/sdp", sdp));
+        if let Some(tx) = self.send_in_dialog(&leg, fork, Method::Invite, body, now) {
             self.calls.reinvites.insert(tx, (leg, fork));
         }
     }
 
-    /// A new request on a leg's dialog and the peer to send it to.
-    fn in_dialog_request(
+    /// Sends a request on a leg's dialog, with a body of the given content type if any.
+    fn send_in_dialog(
         &mut self,
         leg: &LegId,
         fork: Option<ForkId>,
         method: Method,
-    ) -> Option<(Request, Peer)> {
+        body: Option<(&'static str, String)>,
+        now: Instant,
+    ) -> Option<TransactionId> {
         let peer = match fork {
             None => self.calls.incoming.get(leg)?.peer.clone(),
             Some(f) => self.calls.forks.get(&(leg.clone(), f))?.peer.clone(),
         };
-        let d = self.dialog_mut(leg, fork)?;
-        let mut req = d.create_request(method, &our_via());
+        let mut req = self
+            .dialog_mut(leg, fork)?
+            .create_request(method.clone(), &our_via());
         req.headers.push(HeaderName::Allow, ALLOW);
-        Some((req, peer))
+        if let Some((ctype, text)) = body {
+            with_body(&mut req.headers, &mut req.body, ctype, text);
+        }
+        match self.layer.send_request(req, peer, now) {
+            Ok(tx) => Some(tx),
+            Err(e) => {
+                tracing::debug!(%leg, "{method} not sent: {e}");
+                None
+            }
+        }
     }
 
     /// A response to a client transaction of ours.
@@ -555,11 +563,7 @@ impl Runtime {
                 completed_elsewhere,
             } => self.send_cancel(&leg, fork, completed_elsewhere, now),
             CallOutput::Bye { leg, fork } => {
-                if let Some((req, peer)) = self.in_dialog_request(&leg, fork, Method::Bye) {
-                    if let Err(e) = self.layer.send_request(req, peer, now) {
-                        tracing::debug!(%leg, "BYE not sent: {e}");
-                    }
-                }
+                self.send_in_dialog(&leg, fork, Method::Bye, None, now);
             }
             CallOutput::ReInvite {
                 leg,
@@ -620,15 +624,9 @@ impl Runtime {
                 on,
                 hold,
             } => {
-                if let Some((mut req, peer)) = self.in_dialog_request(&leg, fork, Method::Info) {
-                    req.headers.set(HeaderName::ContentType, "application/json");
-                    req.body = bytes::Bytes::from(
-                        json!({ "audioMuted": on, "videoMuted": false, "hold": hold }).to_string(),
-                    );
-                    if let Err(e) = self.layer.send_request(req, peer, now) {
-                        tracing::debug!(%leg, "INFO not sent: {e}");
-                    }
-                }
+                let state = json!({ "audioMuted": on, "videoMuted": false, "hold": hold });
+                let body = Some(("application/json", state.to_string()));
+                self.send_in_dialog(&leg, fork, Method::Info, body, now);
             }
             CallOutput::Close { leg } => {
                 let _ = self.media_ops.send(MediaOp::Close { leg: leg.clone() });
@@ -864,8 +862,17 @@ fn from_identity(req: &Request) -> Option<(String, String)> {
 }
 
 fn with_sdp(headers: &mut switchboard_sip::Headers, body: &mut bytes::Bytes, sdp: String) {
-    headers.set(HeaderName::ContentType, "application/sdp");
-    *body = bytes::Bytes::from(sdp);
+    with_body(headers, body, "application/sdp", sdp);
+}
+
+fn with_body(
+    headers: &mut switchboard_sip::Headers,
+    body: &mut bytes::Bytes,
+    content_type: &'static str,
+    text: String,
+) {
+    headers.set(HeaderName::ContentType, content_type);
+    *body = bytes::Bytes::from(text);
 }
 
 /// RFC 4028 in a 2xx: echo the peer's Session-Expires (the requester refreshes unless it said
