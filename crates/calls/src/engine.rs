@@ -764,15 +764,20 @@ impl Engine {
         let now_ms = self.now_ms;
         let l = self.legs.get_mut(leg).expect("live");
         l.changed_ms = now_ms;
-        let leg_id = leg.clone();
         let (media, direction, kind) = if on {
             l.held_since = Some(now_ms);
-            let media = Output::Hold { leg: leg_id, peer };
+            let media = Output::Hold {
+                leg: leg.clone(),
+                peer,
+            };
             (media, MediaDirection::SendOnly, EventKind::Hold)
         } else {
             let since = l.held_since.take().unwrap_or(now_ms);
             l.hold_ms += (now_ms - since).max(0);
-            let media = Output::Unhold { leg: leg_id, peer };
+            let media = Output::Unhold {
+                leg: leg.clone(),
+                peer,
+            };
             (media, MediaDirection::SendRecv, EventKind::Active)
         };
         self.out.push_back(media);

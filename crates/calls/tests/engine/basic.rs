@@ -235,12 +235,6 @@ fn duplicate_leg_id_is_refused() {
 
 #[test]
 fn the_called_leg_is_created_next_to_the_leg_it_will_be_bridged_to() {
-    let near_of = |outs: &[switchboard_calls::Output]| {
-        outs.iter().find_map(|o| match o {
-            switchboard_calls::Output::CreateOfferer { near, .. } => Some(near.clone()),
-            _ => None,
-        })
-    };
     let mut h = H::new();
     let (a, lookup, _) = h.dial(alice(), "2021");
     let outs = h.feed(Input::DestinationResolved {
@@ -251,7 +245,7 @@ fn the_called_leg_is_created_next_to_the_leg_it_will_be_bridged_to() {
         },
     });
     assert_eq!(
-        near_of(&outs),
+        offerer_near(&outs),
         Some(Some(a)),
         "media of a call shares a shard"
     );
@@ -270,5 +264,5 @@ fn the_called_leg_is_created_next_to_the_leg_it_will_be_bridged_to() {
             contacts: contacts(1),
         },
     });
-    assert_eq!(near_of(&outs), Some(Some(c.a)));
+    assert_eq!(offerer_near(&outs), Some(Some(c.a)));
 }

@@ -279,6 +279,14 @@ pub fn offerer_of(outs: &[Output]) -> Option<LegId> {
     })
 }
 
+/// The `near` of the first `CreateOfferer`: the leg the new one will be bridged to.
+pub fn offerer_near(outs: &[Output]) -> Option<Option<LegId>> {
+    outs.iter().find_map(|o| match o {
+        Output::CreateOfferer { near, .. } => Some(near.clone()),
+        _ => None,
+    })
+}
+
 pub fn event<'a>(
     outs: &'a [Output],
     leg: &LegId,
