@@ -1,5 +1,6 @@
 //! Sans-IO SIP core: message model and parser, transactions, dialogs, digest
-//! authentication and registrar logic. No sockets, no clocks: callers feed
+//! authentication, registrar logic and the trunk registration client
+//! ([`registrant`]). No sockets, no clocks: callers feed
 //! bytes and time in, and take bytes, timers and events out.
 //!
 //! A transport edge (WebSocket per RFC 7118, UDP, TCP, TLS) gives each
@@ -7,9 +8,10 @@
 //! [`transaction::TransactionLayer::handle_input`] with `Input::Receive`,
 //! calls `handle_timeout(now)` at `poll_timeout()`, and drains `poll_output()`:
 //! `Output::Transmit` goes out on its flow, `Output::Event` goes to the TU.
-//! Stream edges cut frames with [`framed_len`]; WebSocket and UDP hand over
-//! one message per frame/datagram. When a connection closes, the edge sends
-//! `Input::TransportError` and calls [`registrar::Registrar::remove_flow`].
+//! Stream edges cut frames with [`stream::next_frame`] (over [`framed_len`]);
+//! WebSocket and UDP hand over one message per frame/datagram. When a
+//! connection closes, the edge sends `Input::TransportError` and calls
+//! [`registrar::Registrar::remove_flow`].
 
 pub mod dialog;
 pub mod digest;
@@ -19,8 +21,11 @@ pub mod header;
 pub mod message;
 pub mod method;
 pub mod parse;
+pub mod refer;
+pub mod registrant;
 pub mod registrar;
 pub mod response;
+pub mod stream;
 mod text;
 pub mod transaction;
 pub mod uri;

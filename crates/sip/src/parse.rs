@@ -68,18 +68,16 @@ fn parse_framed(input: &[u8], stream: bool) -> Result<(Message, usize), ParseErr
     Ok((msg, end))
 }
 
-/// For stream transports: the total length of the first message if fully
-/// buffered, `None` if more bytes are needed.
+/// For stream transports: the total length of the first message as soon as its head is in
+/// (the caller waits until that many bytes are buffered, or refuses a length it will not
+/// buffer), `None` while the head is incomplete.
 pub fn framed_len(input: &[u8]) -> Result<Option<usize>, ParseError> {
     match split_head(input, true) {
-        Ok(raw) => {
-            let avail = input.len().saturating_sub(raw.body_start);
-            match body_length(&raw.headers, avail, true) {
-                Ok(n) => Ok(Some(raw.body_start.saturating_add(n))),
-                Err(ParseError::Incomplete) => Ok(None),
-                Err(e) => Err(e),
-            }
-        }
+        Ok(raw) => match body_length(&raw.headers, usize::MAX, true) {
+            Ok(n) => Ok(Some(raw.body_start.saturating_add(n))),
+            Err(ParseError::Incomplete) => Ok(None),
+            Err(e) => Err(e),
+        },
         Err(ParseError::Incomplete) => Ok(None),
         Err(e) => Err(e),
     }
@@ -348,7 +346,10 @@ Content-Length: 4\r\n\r\nv=0\n";
         let (_, used) = parse_stream(&two).unwrap();
         assert_eq!(used, INVITE.len());
         assert_eq!(framed_len(&two[..10]).unwrap(), None);
-        assert_eq!(framed_len(&two[..INVITE.len() - 1]).unwrap(), None);
+        assert_eq!(
+            framed_len(&two[..INVITE.len() - 1]).unwrap(),
+            Some(INVITE.len())
+        );
         assert_eq!(framed_len(&two).unwrap(), Some(INVITE.len()));
         let no_cl = INVITE.replace("Content-Length: 4\r\n", "");
         assert_eq!(

@@ -4,7 +4,8 @@
 //! here with the flow it arrived on. Requests to a binding go back over that
 //! flow; the contact host (JsSIP's `*.invalid`) is never resolved.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::time::{Duration, Instant};
 
 use crate::flow::FlowId;
@@ -82,6 +83,15 @@ pub struct RegisterOutcome {
 pub struct Registrar {
     config: RegistrarConfig,
     bindings: HashMap<String, Vec<Binding>>,
+    /// Binding expiries, earliest first, with their AOR: what `expire` and `poll_timeout` look
+    /// at instead of every binding. Entries of refreshed or removed bindings go stale and are
+    /// dropped when they come up.
+    expiries: BinaryHeap<Reverse<(Instant, String)>>,
+}
+
+/// Whether an AOR's list (now `after`, `None` when gone) lost bindings from `before`.
+fn list_changed(before: usize, after: Option<&Vec<Binding>>) -> bool {
+    after.map_or(0, Vec::len) != before
 }
 
 /// The AOR key of a REGISTER: the To URI without parameters (§10.3 step 5).
@@ -105,6 +115,7 @@ impl Registrar {
         Self {
             config,
             bindings: HashMap::new(),
+            expiries: BinaryHeap::new(),
         }
     }
 
@@ -205,6 +216,8 @@ impl Registrar {
         for u in changes {
             list.retain(|b| !b.same_key(u.instance.as_deref(), u.reg_id, &u.contact.uri));
             if u.expires > 0 {
+                let expires_at = now + Duration::from_secs(u64::from(u.expires));
+                self.expiries.push(Reverse((expires_at, aor.clone())));
                 list.push(Binding {
                     contact: u.contact,
                     flow,
@@ -213,7 +226,7 @@ impl Registrar {
                     reg_id: u.reg_id,
                     call_id: call_id.clone(),
                     cseq,
-                    expires_at: now + Duration::from_secs(u64::from(u.expires)),
+                    expires_at,
                 });
             }
         }
@@ -262,9 +275,44 @@ impl Registrar {
         self.retain(|b| b.flow != flow)
     }
 
+    /// Drops the binding of `aor` whose contact URI is `contact` (its device stopped answering).
+    /// Whether there was one.
+    pub fn remove_binding(&mut self, aor: &str, contact: &Uri) -> bool {
+        let Some(list) = self.bindings.get_mut(aor) else {
+            return false;
+        };
+        let before = list.len();
+        list.retain(|b| &b.contact.uri != contact);
+        let removed = list.len() != before;
+        if list.is_empty() {
+            self.bindings.remove(aor);
+        }
+        removed
+    }
+
     /// Drops bindings whose time has passed. Returns the AORs touched.
     pub fn expire(&mut self, now: Instant) -> Vec<String> {
-        self.retain(|b| b.expires_at > now)
+        let mut touched: Vec<String> = Vec::new();
+        while let Some(Reverse((at, _))) = self.expiries.peek() {
+            if *at > now {
+                break;
+            }
+            let Some(Reverse((_, aor))) = self.expiries.pop() else {
+                break;
+            };
+            let Some(list) = self.bindings.get_mut(&aor) else {
+                continue;
+            };
+            let before = list.len();
+            list.retain(|b| b.expires_at > now);
+            if list.is_empty() {
+                self.bindings.remove(&aor);
+            }
+            if list_changed(before, self.bindings.get(&aor)) && !touched.contains(&aor) {
+                touched.push(aor);
+            }
+        }
+        touched
     }
 
     fn retain(&mut self, keep: impl Fn(&Binding) -> bool) -> Vec<String> {
@@ -280,9 +328,10 @@ impl Registrar {
         touched
     }
 
-    /// Earliest binding expiry, for the caller's timer.
+    /// Earliest binding expiry, for the caller's timer (possibly early: a stale entry costs
+    /// one `expire` that finds nothing).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.bindings.values().flatten().map(|b| b.expires_at).min()
+        self.expiries.peek().map(|Reverse((at, _))| *at)
     }
 
     /// Number of AORs with bindings.

@@ -1,6 +1,7 @@
 //! The transaction layer: owns transactions, matches messages to them and drives timers.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::time::Instant;
 
 use super::client::{ClientState, ClientTx};
@@ -41,6 +42,12 @@ pub struct TransactionLayer {
     client_keys: HashMap<ClientKey, TransactionId>,
     server_keys: HashMap<ServerKey, TransactionId>,
     out: Out,
+    /// Every transaction's next deadline, earliest first. Entries go stale when a deadline
+    /// moves or a transaction ends; `filed` holds the current one, and stale entries are
+    /// skipped when they come up. Without it each packet would scan every transaction (a
+    /// REGISTER's lingers 32 s on UDP, so at R/s some 64·R are alive).
+    timers: BinaryHeap<Reverse<(Instant, TransactionId)>>,
+    filed: HashMap<TransactionId, Instant>,
 }
 
 fn server_key(req: &Request) -> Option<ServerKey> {
@@ -181,6 +188,7 @@ impl TransactionLayer {
         });
         self.server_keys.insert(key.clone(), id);
         self.servers.insert(id, (key, tx));
+        self.reap_server(id);
         self.event(Event::Request {
             tx: Some(id),
             peer,
@@ -252,6 +260,7 @@ impl TransactionLayer {
         let tx = ClientTx::start(id, req, peer, &self.cfg, now, &mut self.out);
         self.client_keys.insert(key.clone(), id);
         self.clients.insert(id, (key, tx));
+        self.reap_client(id);
         Ok(id)
     }
 
@@ -284,6 +293,11 @@ impl TransactionLayer {
     /// The request a server transaction was created for.
     pub fn server_request(&self, tx: TransactionId) -> Option<&Request> {
         self.servers.get(&tx).map(|(_, t)| &t.request)
+    }
+
+    /// Where a server transaction's request came from (and its responses go).
+    pub fn server_peer(&self, tx: TransactionId) -> Option<&Peer> {
+        self.servers.get(&tx).map(|(_, t)| &t.peer)
     }
 
     /// The request a client transaction sent.
@@ -327,37 +341,33 @@ impl TransactionLayer {
 
     /// Fires every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let due: Vec<_> = self
-            .clients
-            .iter()
-            .filter(|(_, (_, t))| t.next_deadline().is_some_and(|d| d <= now))
-            .map(|(id, _)| *id)
-            .collect();
-        for id in due {
+        while let Some(&Reverse((at, id))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            if self.filed.get(&id) != Some(&at) {
+                continue; // superseded or ended
+            }
+            self.filed.remove(&id);
             if let Some((_, t)) = self.clients.get_mut(&id) {
-                t.on_timer(&self.cfg, now, &mut self.out);
+                if t.next_deadline().is_some_and(|d| d <= now) {
+                    t.on_timer(&self.cfg, now, &mut self.out);
+                }
+                self.reap_client(id);
+            } else if let Some((_, t)) = self.servers.get_mut(&id) {
+                if t.next_deadline().is_some_and(|d| d <= now) {
+                    t.on_timer(&self.cfg, now, &mut self.out);
+                }
+                self.reap_server(id);
             }
-            self.reap_client(id);
-        }
-        let due: Vec<_> = self
-            .servers
-            .iter()
-            .filter(|(_, (_, t))| t.next_deadline().is_some_and(|d| d <= now))
-            .map(|(id, _)| *id)
-            .collect();
-        for id in due {
-            if let Some((_, t)) = self.servers.get_mut(&id) {
-                t.on_timer(&self.cfg, now, &mut self.out);
-            }
-            self.reap_server(id);
         }
     }
 
-    /// When `handle_timeout` should next be called.
+    /// When [`Self::handle_timeout`] is due next (possibly early: a stale entry costs one
+    /// wake-up that finds nothing to do).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let c = self.clients.values().filter_map(|(_, t)| t.next_deadline());
-        let s = self.servers.values().filter_map(|(_, t)| t.next_deadline());
-        c.chain(s).min()
+        self.timers.peek().map(|Reverse((at, _))| *at)
     }
 
     pub fn poll_output(&mut self) -> Option<Output> {
@@ -368,26 +378,45 @@ impl TransactionLayer {
         self.out.push_back(Output::Event(e));
     }
 
+    /// After a client transaction moved: forget it if it ended, else file its next deadline.
     fn reap_client(&mut self, id: TransactionId) {
-        if self
-            .clients
-            .get(&id)
-            .is_some_and(|(_, t)| t.state == ClientState::Terminated)
-        {
-            if let Some((k, _)) = self.clients.remove(&id) {
-                self.client_keys.remove(&k);
+        let next = match self.clients.get(&id) {
+            Some((_, t)) if t.state == ClientState::Terminated => {
+                if let Some((k, _)) = self.clients.remove(&id) {
+                    self.client_keys.remove(&k);
+                }
+                None
             }
-        }
+            Some((_, t)) => t.next_deadline(),
+            None => None,
+        };
+        self.file(id, next);
     }
 
+    /// After a server transaction moved: forget it if it ended, else file its next deadline.
     fn reap_server(&mut self, id: TransactionId) {
-        if self
-            .servers
-            .get(&id)
-            .is_some_and(|(_, t)| t.state == ServerState::Terminated)
-        {
-            if let Some((k, _)) = self.servers.remove(&id) {
-                self.server_keys.remove(&k);
+        let next = match self.servers.get(&id) {
+            Some((_, t)) if t.state == ServerState::Terminated => {
+                if let Some((k, _)) = self.servers.remove(&id) {
+                    self.server_keys.remove(&k);
+                }
+                None
+            }
+            Some((_, t)) => t.next_deadline(),
+            None => None,
+        };
+        self.file(id, next);
+    }
+
+    fn file(&mut self, id: TransactionId, next: Option<Instant>) {
+        match next {
+            Some(at) if self.filed.get(&id) != Some(&at) => {
+                self.filed.insert(id, at);
+                self.timers.push(Reverse((at, id)));
+            }
+            Some(_) => {}
+            None => {
+                self.filed.remove(&id);
             }
         }
     }
