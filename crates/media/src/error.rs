@@ -17,6 +17,16 @@ pub enum MediaError {
     Rtc(String),
     #[error("a leg cannot be bridged to itself")]
     SelfBridge,
+    /// The offer or answer has no codec we take (an RTP leg takes PCMU and PCMA): SIP 488.
+    #[error("no codec in common (PCMU or PCMA needed)")]
+    NoCommonCodec,
+    /// `from` sends a codec `to` cannot take (Opus to a G.711 phone). No longer returned:
+    /// such bridges are transcoded now; kept so callers that match on it still compile.
+    #[error("{from} and {to} share no codec: bridging them needs transcoding")]
+    NeedsTranscoding { from: LegId, to: LegId },
+    /// No bound port pair is free for a new RTP leg.
+    #[error("no RTP port pair free")]
+    NoPorts,
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
     #[error("the media server has stopped")]

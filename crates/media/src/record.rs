@@ -1,7 +1,9 @@
-//! Call recording without transcoding: each party's Opus packets are remuxed into one Ogg Opus
-//! stream with two mono streams (channel mapping family 1, RFC 7845 §5.1.1), caller left and
-//! callee right. The first stream's packet is converted to self-delimiting framing (RFC 6716
-//! Appendix B) so both fit in one Ogg packet; no Opus decoder or encoder is needed.
+//! Call recording: each party's Opus packets are remuxed into one Ogg Opus stream with two mono
+//! streams (channel mapping family 1, RFC 7845 §5.1.1), caller left and callee right. A party
+//! that talks G.711 (a phone, or a browser bridged to one) is decoded to 8 kHz PCM and encoded
+//! to Opus here, on the recorder's thread, in 20 ms frames whatever its packet time, so its
+//! side is heard too; digits are left out. The first stream's packet is converted to
+//! self-delimiting framing (RFC 6716 Appendix B) so both fit in one Ogg packet.
 //!
 //! The recorder is a thread fed by a bounded channel from the media tap ([`Recorder::tap`]):
 //! the forwarding path only does a `try_send` and counts drops. A 20 ms slot clock (started at
@@ -18,7 +20,9 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::codec::{OpusEncoder, MAX_PACKET};
 use crate::core::{LegId, PayloadKind, Tap, TapPacket};
+use crate::g711::Law;
 
 const SLOT: Duration = Duration::from_millis(20);
 const SLOT_SAMPLES: u64 = 960;
@@ -82,12 +86,13 @@ impl Recorder {
         ))
     }
 
-    /// The media tap: hands each Opus packet off without blocking, dropping it when full.
+    /// The media tap: hands each audio packet (Opus or G.711) off without blocking, dropping it
+    /// when full. Digits are left out here, before any copy.
     pub fn tap(&self) -> Tap {
         let tx = self.packets.clone();
         let dropped = self.dropped.clone();
         Box::new(move |p: &TapPacket| {
-            if p.kind == PayloadKind::Opus && tx.try_send(p.clone()).is_err() {
+            if !matches!(p.kind, PayloadKind::Tele(_)) && tx.try_send(p.clone()).is_err() {
                 dropped.fetch_add(1, Ordering::Relaxed);
             }
         })
@@ -109,6 +114,8 @@ struct Recording {
     ogg: OggWriter<BufWriter<File>>,
     legs: Vec<LegId>,
     queues: [VecDeque<Arc<[u8]>>; 2],
+    /// A G.711 party's way into the Opus stream, per channel (made at its first packet).
+    g711: [Option<G711Channel>; 2],
     started: Instant,
     slots: u64,
     scratch: Vec<u8>,
@@ -127,6 +134,7 @@ impl Recording {
             ogg,
             legs: Vec::new(),
             queues: [VecDeque::new(), VecDeque::new()],
+            g711: [None, None],
             started: now,
             slots: 0,
             scratch: Vec::with_capacity(1024),
@@ -139,6 +147,43 @@ impl Recording {
             q.pop_front();
         }
         q.push_back(payload);
+    }
+
+    /// G.711 from the party on `channel`: decoded, and encoded to Opus 20 ms at a time.
+    fn push_g711(&mut self, channel: usize, law: Law, payload: &[u8]) {
+        if self.g711[channel].is_none() {
+            match OpusEncoder::voip(8000) {
+                Ok(encoder) => {
+                    self.g711[channel] = Some(G711Channel {
+                        encoder,
+                        pcm: Vec::with_capacity(2 * G711_FRAME),
+                        out: vec![0; MAX_PACKET],
+                    })
+                }
+                Err(e) => {
+                    tracing::warn!(key = %self.key, "no Opus encoder for a G.711 party: {e}");
+                    return;
+                }
+            }
+        }
+        let Some(c) = self.g711[channel].as_mut() else {
+            return;
+        };
+        c.pcm.extend(payload.iter().map(|&b| law.decode(b)));
+        while c.pcm.len() >= G711_FRAME {
+            let n = c.encoder.encode(&c.pcm[..G711_FRAME], &mut c.out);
+            c.pcm.drain(..G711_FRAME);
+            match n {
+                Ok(n) => {
+                    let q = &mut self.queues[channel];
+                    if q.len() >= MAX_QUEUED {
+                        q.pop_front();
+                    }
+                    q.push_back(Arc::from(&c.out[..n]));
+                }
+                Err(e) => tracing::debug!(key = %self.key, "G.711 frame not encoded: {e}"),
+            }
+        }
     }
 
     /// Writes every slot that is due; `all` drains to the end (closing).
@@ -182,6 +227,16 @@ impl Recording {
             duration: SLOT * self.slots as u32,
         })
     }
+}
+
+/// 20 ms of 8 kHz G.711.
+const G711_FRAME: usize = 160;
+
+/// One G.711 party of a recording: its PCM waiting for a whole frame, and the encoder.
+struct G711Channel {
+    encoder: OpusEncoder,
+    pcm: Vec<i16>,
+    out: Vec<u8>,
 }
 
 fn rand_serial() -> u32 {
@@ -288,8 +343,16 @@ fn sort(
         return;
     };
     let ch = if p.from == p.to { 1 - ch } else { *ch };
-    if let Some(r) = recs.get_mut(key) {
-        r.push(ch, p.payload);
+    let Some(r) = recs.get_mut(key) else {
+        return;
+    };
+    match p.kind {
+        // Opus is remuxed as it came.
+        PayloadKind::Opus => r.push(ch, p.payload),
+        PayloadKind::Pcmu => r.push_g711(ch, Law::Ulaw, &p.payload),
+        PayloadKind::Pcma => r.push_g711(ch, Law::Alaw, &p.payload),
+        // Digits would be garbage in an Opus stream.
+        PayloadKind::Tele(_) => {}
     }
 }
 
@@ -528,6 +591,74 @@ fn ogg_crc(data: &[u8]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_g711_party_is_encoded_into_the_recording_and_digits_are_left_out() {
+        use crate::codec::OpusDecoder;
+        let dir = std::env::temp_dir().join(format!("sb-rec-g711-{}", std::process::id()));
+        let path = dir.join("call.ogg");
+        let now = Instant::now();
+        let mut recs = HashMap::new();
+        recs.insert(
+            "k".to_string(),
+            Recording::open("k".into(), path, now).unwrap(),
+        );
+        let mut legs = HashMap::new();
+        legs.insert(LegId(1), ("k".to_string(), 0));
+        legs.insert(LegId(2), ("k".to_string(), 1));
+        // A 1 kHz tone from a phone in 30 ms packets (µ-law), A-law from the other party.
+        let tone: Vec<i16> = (0..240 * 5)
+            .map(|i| (8000.0 * (2.0 * std::f64::consts::PI * i as f64 / 8.0).sin()) as i16)
+            .collect();
+        for (i, chunk) in tone.chunks(240).enumerate() {
+            for (from, law, kind) in [
+                (1, Law::Ulaw, PayloadKind::Pcmu),
+                (2, Law::Alaw, PayloadKind::Pcma),
+            ] {
+                let payload: Vec<u8> = chunk.iter().map(|&s| law.encode(s)).collect();
+                let p = TapPacket {
+                    from: LegId(from),
+                    to: LegId(3 - from),
+                    kind,
+                    rtp_time: i as u32 * 240,
+                    payload: Arc::from(&payload[..]),
+                };
+                sort(&mut recs, &legs, p);
+            }
+        }
+        let digit = TapPacket {
+            from: LegId(1),
+            to: LegId(2),
+            kind: PayloadKind::Tele(8000),
+            rtp_time: 0,
+            payload: Arc::from(&[1u8, 0, 0, 160][..]),
+        };
+        sort(&mut recs, &legs, digit);
+        let r = recs.remove("k").unwrap();
+        // 1200 samples: seven whole 20 ms frames a party (the rest waits for more).
+        assert_eq!(r.queues[0].len(), 7);
+        assert_eq!(r.queues[1].len(), 7);
+        let mut dec = OpusDecoder::new(8000).unwrap();
+        let mut pcm = [0i16; 960];
+        let mut energy = 0.0;
+        for (i, p) in r.queues[0].iter().enumerate() {
+            assert_eq!(crate::codec::packet_samples(p, 48_000), Some(960));
+            let n = dec.decode(p, &mut pcm).unwrap();
+            if i >= 2 {
+                energy += pcm[..n].iter().map(|&s| f64::from(s).powi(2)).sum::<f64>();
+            }
+        }
+        let rms = (energy / (5.0 * 160.0)).sqrt();
+        assert!(
+            (4500.0..7000.0).contains(&rms),
+            "the phone is heard: rms {rms}"
+        );
+        let done = r.finish(now + Duration::from_millis(200)).unwrap();
+        assert_eq!(done.duration, Duration::from_millis(200));
+        let bytes = std::fs::read(&done.path).unwrap();
+        assert_eq!(&bytes[..4], b"OggS");
+        let _ = std::fs::remove_dir_all(dir);
+    }
 
     #[test]
     fn crc_matches_a_known_ogg_page() {

@@ -1,8 +1,10 @@
 //! The I/O edge of [`MediaCore`]: shards, each one thread with a current-thread tokio runtime,
-//! one UDP socket and one core; commands reach a shard over a channel.
+//! one UDP socket for its WebRTC legs, a port pair per RTP leg (`sockets`) and one core;
+//! commands reach a shard over a channel.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::ops::RangeInclusive;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,8 +12,10 @@ use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::core::{LegId, LegStats, MediaConfig, MediaCore, MediaEvent, Relayed, Tap};
+use crate::core::{LegId, LegStats, MediaConfig, MediaCore, MediaEvent, Prefer, Relayed, Tap};
 use crate::error::{MediaError, Result};
+use crate::plain::sdp::{sdp_kind, LegKind};
+use crate::sockets::RtpSockets;
 use crate::Direction;
 
 /// Datagrams read per wake-up before the queued output is sent: amortises the wake-up and lets
@@ -30,6 +34,9 @@ pub struct MediaServerConfig {
     pub ice_lite: bool,
     /// Media threads, each with its own socket and legs; 0 = one per available core.
     pub shards: usize,
+    /// Ports for RTP legs (desk phones, trunks), a pair each: RTP even, RTCP + 1. Bound on the
+    /// IP of `bind` and advertised with `public_ip`, like the WebRTC sockets.
+    pub rtp_ports: RangeInclusive<u16>,
 }
 
 impl Default for MediaServerConfig {
@@ -39,11 +46,30 @@ impl Default for MediaServerConfig {
             public_ip: None,
             ice_lite: true,
             shards: 1,
+            // Below Linux's ephemeral range (32768–60999), so outgoing sockets never take ours.
+            rtp_ports: 16384..=32767,
         }
     }
 }
 
-type Command = Box<dyn FnOnce(&mut MediaCore, Instant) + Send>;
+/// What a shard's thread owns: the core and its RTP legs' sockets.
+pub(crate) struct ShardCore {
+    core: MediaCore,
+    rtp: RtpSockets,
+}
+
+impl ShardCore {
+    /// Makes sure the core has a bound port pair for one more RTP leg.
+    fn spare_port(&mut self) -> Result<()> {
+        if self.core.spare_rtp_ports() == 0 {
+            let addr = self.rtp.bind_pair()?;
+            self.core.add_rtp_port(addr);
+        }
+        Ok(())
+    }
+}
+
+type Command = Box<dyn FnOnce(&mut ShardCore, Instant) + Send>;
 
 /// One media thread as the handle sees it: where its commands go and how many legs it holds.
 struct Shard {
@@ -110,6 +136,13 @@ impl MediaServer {
                 shard: index,
                 shards: count,
             };
+            let rtp = RtpSetup {
+                bind_ip: local_addr.ip(),
+                advertise_ip: ip,
+                ports: config.rtp_ports.clone(),
+                // Shards (and restarts) start their search in different places of the range.
+                start: (std::process::id() as u16).wrapping_add(index as u16 * 4099),
+            };
             let (tx, cmds) = mpsc::unbounded_channel();
             let legs = Arc::new(AtomicUsize::new(0));
             let shard_legs = legs.clone();
@@ -130,7 +163,7 @@ impl MediaServer {
                     // The DTLS certificate (~100 ms of crypto) is made here, off the caller's
                     // async runtime.
                     let core = MediaCore::new(media_config);
-                    rt.block_on(run(socket, core, io))
+                    rt.block_on(run(socket, core, rtp, io))
                 })?;
             shards.push(Shard { tx, legs });
             local_addrs.push(local_addr);
@@ -173,17 +206,17 @@ impl MediaHandle {
     async fn on_shard<R: Send + 'static>(
         &self,
         shard: usize,
-        f: impl FnOnce(&mut MediaCore, Instant) -> R + Send + 'static,
+        f: impl FnOnce(&mut ShardCore, Instant) -> R + Send + 'static,
     ) -> Result<R> {
         let (tx, rx) = oneshot::channel();
         let shard = self.shards.get(shard).ok_or(MediaError::Stopped)?;
         let legs = shard.legs.clone();
         shard
             .tx
-            .send(Box::new(move |core, now| {
-                let r = f(core, now);
+            .send(Box::new(move |s, now| {
+                let r = f(s, now);
                 // Before the reply, so the next placement sees this leg.
-                legs.store(core.leg_count(), Ordering::Relaxed);
+                legs.store(s.core.leg_count(), Ordering::Relaxed);
                 let _ = tx.send(r);
             }))
             .map_err(|_| MediaError::Stopped)?;
@@ -196,25 +229,71 @@ impl MediaHandle {
         leg: LegId,
         f: impl FnOnce(&mut MediaCore, Instant) -> R + Send + 'static,
     ) -> Result<R> {
-        self.on_shard(self.shard_of(leg), f).await
+        self.on_shard(self.shard_of(leg), |s, now| f(&mut s.core, now))
+            .await
     }
 
     /// A leg for an incoming offer; `near` is the leg it will be bridged to, if it exists yet.
+    /// A desk phone's `RTP/AVP` offer makes an RTP leg on a port pair of its own (see
+    /// [`crate::sdp_kind`]); a browser's offer a WebRTC leg asking for Opus first.
     pub async fn create_answerer(
         &self,
         offer_sdp: String,
         near: Option<LegId>,
     ) -> Result<(LegId, String)> {
-        self.on_shard(self.place(near), move |c, now| {
-            c.create_answerer(&offer_sdp, now)
+        self.create_answerer_preferring(offer_sdp, near, Prefer::Opus)
+            .await
+    }
+
+    /// As [`MediaHandle::create_answerer`]; a WebRTC leg asks for the codecs in the order of
+    /// `prefer` (`Prefer::G711` when it will be bridged to a phone).
+    pub async fn create_answerer_preferring(
+        &self,
+        offer_sdp: String,
+        near: Option<LegId>,
+        prefer: Prefer,
+    ) -> Result<(LegId, String)> {
+        let rtp = sdp_kind(&offer_sdp) == LegKind::Rtp;
+        self.on_shard(self.place(near), move |s, now| {
+            if rtp {
+                s.spare_port()?;
+            }
+            s.core.create_answerer_preferring(&offer_sdp, prefer, now)
         })
         .await?
     }
 
-    /// A leg we call out on; `near` is the leg it will be bridged to, if it exists yet.
+    /// A WebRTC leg we call out on; `near` is the leg it will be bridged to, if it exists yet.
     pub async fn create_offerer(&self, near: Option<LegId>) -> Result<(LegId, String)> {
-        self.on_shard(self.place(near), |c, now| c.create_offerer(now))
-            .await?
+        self.create_offerer_preferring(near, Prefer::Opus).await
+    }
+
+    /// A leg of `kind` we call out on: a WebRTC offer (Opus first) or a lean RTP/AVP offer
+    /// (PCMU, PCMA, telephone-event) for a desk phone or trunk.
+    pub async fn create_offerer_kind(
+        &self,
+        near: Option<LegId>,
+        kind: LegKind,
+    ) -> Result<(LegId, String)> {
+        self.on_shard(self.place(near), move |s, now| {
+            if kind == LegKind::Rtp {
+                s.spare_port()?;
+            }
+            s.core.create_offerer_kind(kind, now)
+        })
+        .await?
+    }
+
+    /// A WebRTC leg we call out on, listing its codecs in the order of `prefer`.
+    pub async fn create_offerer_preferring(
+        &self,
+        near: Option<LegId>,
+        prefer: Prefer,
+    ) -> Result<(LegId, String)> {
+        self.on_shard(self.place(near), move |s, now| {
+            s.core.create_webrtc_offerer(prefer, now)
+        })
+        .await?
     }
 
     pub async fn accept_answer(&self, leg: LegId, answer_sdp: String) -> Result<()> {
@@ -233,11 +312,20 @@ impl MediaHandle {
     }
 
     /// Forwards media between `a` and `b`. Legs on one shard (see `near`) forward directly;
-    /// across shards each packet is relayed to the other shard's thread.
+    /// across shards each packet is relayed to the other shard's thread. Legs that share no
+    /// codec are transcoded by the receiving leg (on its own shard).
     pub async fn bridge(&self, a: LegId, b: LegId) -> Result<()> {
         if self.shard_of(a) == self.shard_of(b) {
             return self.call(a, move |c, _| c.bridge(a, b)).await?;
         }
+        if a == b {
+            return Err(MediaError::SelfBridge);
+        }
+        let ca = self.call(a, move |c, _| c.codecs(a)).await?;
+        let cb = self.call(b, move |c, _| c.codecs(b)).await?;
+        let ca = ca.ok_or(MediaError::UnknownLeg(a))?;
+        let cb = cb.ok_or(MediaError::UnknownLeg(b))?;
+        MediaCore::check_bridge((a, ca), (b, cb))?;
         self.unbridge(a).await?;
         self.unbridge(b).await?;
         self.call(a, move |c, _| c.link(a, b)).await??;
@@ -299,7 +387,7 @@ impl MediaHandle {
     pub async fn set_tap(&self, make: impl Fn() -> Tap) -> Result<()> {
         for shard in 0..self.shards.len() {
             let tap = make();
-            self.on_shard(shard, move |c, _| c.set_tap(Some(tap)))
+            self.on_shard(shard, move |s, _| s.core.set_tap(Some(tap)))
                 .await?;
         }
         Ok(())
@@ -360,7 +448,15 @@ struct ShardIo {
     legs: Arc<AtomicUsize>,
 }
 
-async fn run(socket: std::net::UdpSocket, mut core: MediaCore, io: ShardIo) {
+/// Where a shard binds its RTP legs' port pairs.
+struct RtpSetup {
+    bind_ip: IpAddr,
+    advertise_ip: IpAddr,
+    ports: RangeInclusive<u16>,
+    start: u16,
+}
+
+async fn run(socket: std::net::UdpSocket, core: MediaCore, rtp: RtpSetup, io: ShardIo) {
     let ShardIo {
         commands: mut cmds,
         events,
@@ -371,6 +467,14 @@ async fn run(socket: std::net::UdpSocket, mut core: MediaCore, io: ShardIo) {
     let Ok(socket) = UdpSocket::from_std(socket) else {
         return;
     };
+    let rtp = match RtpSockets::new(rtp.bind_ip, rtp.advertise_ip, rtp.ports, rtp.start) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!("media shard cannot poll RTP sockets: {e}");
+            return;
+        }
+    };
+    let mut shard = ShardCore { core, rtp };
     let local = match socket.local_addr() {
         Ok(a) => a,
         Err(_) => return,
@@ -381,15 +485,19 @@ async fn run(socket: std::net::UdpSocket, mut core: MediaCore, io: ShardIo) {
     tokio::pin!(sleep);
     let mut armed: Option<Instant> = None;
     loop {
+        let core = &mut shard.core;
         if core.poll_timeout().is_some_and(|t| t <= Instant::now()) {
             core.handle_timeout(Instant::now());
         }
-        send_all(&socket, &mut core).await;
+        send_all(&socket, &shard.rtp, core).await;
         while let Some((shard, packet)) = core.poll_relay() {
             let _ = relays[shard].send(packet);
         }
         while let Some(e) = core.poll_event() {
             let _ = events.send(e);
+        }
+        while let Some(port) = core.poll_freed_port() {
+            shard.rtp.release(port);
         }
         legs.store(core.leg_count(), Ordering::Relaxed);
         let deadline = core.poll_timeout();
@@ -405,15 +513,15 @@ async fn run(socket: std::net::UdpSocket, mut core: MediaCore, io: ShardIo) {
         tokio::select! {
             cmd = cmds.recv() => {
                 let Some(cmd) = cmd else { break };
-                cmd(&mut core, Instant::now());
+                cmd(&mut shard, Instant::now());
                 while let Ok(cmd) = cmds.try_recv() {
-                    cmd(&mut core, Instant::now());
+                    cmd(&mut shard, Instant::now());
                 }
             }
             Some(packet) = relay_in.recv() => {
-                core.handle_relayed(packet, Instant::now());
+                shard.core.handle_relayed(packet, Instant::now());
                 while let Ok(packet) = relay_in.try_recv() {
-                    core.handle_relayed(packet, Instant::now());
+                    shard.core.handle_relayed(packet, Instant::now());
                 }
             }
             r = socket.readable() => {
@@ -422,7 +530,9 @@ async fn run(socket: std::net::UdpSocket, mut core: MediaCore, io: ShardIo) {
                 }
                 for _ in 0..RECV_BATCH {
                     match socket.try_recv_from(&mut buf) {
-                        Ok((n, src)) => core.handle_receive(src, local, &buf[..n], Instant::now()),
+                        Ok((n, src)) => {
+                            shard.core.handle_receive(src, local, &buf[..n], Instant::now())
+                        }
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                         // ICMP errors from a peer that went away surface here; keep going.
                         Err(e) => {
@@ -432,16 +542,28 @@ async fn run(socket: std::net::UdpSocket, mut core: MediaCore, io: ShardIo) {
                     }
                 }
             }
+            r = shard.rtp.epoll().readable(), if shard.rtp.len() > 0 => {
+                let Ok(mut ready) = r else { break };
+                // Level-triggered: forget the readiness only once every socket is drained.
+                if shard.rtp.receive(&mut shard.core, &mut buf, RECV_BATCH) {
+                    ready.clear_ready();
+                }
+            }
             _ = &mut sleep, if deadline.is_some() => {
                 armed = None;
-                core.handle_timeout(Instant::now());
+                shard.core.handle_timeout(Instant::now());
             }
         }
     }
 }
 
-async fn send_all(socket: &UdpSocket, core: &mut MediaCore) {
+async fn send_all(socket: &UdpSocket, rtp: &RtpSockets, core: &mut MediaCore) {
     while let Some(d) = core.poll_transmit() {
+        if let Some(port) = d.local_port {
+            rtp.send(port, &d);
+            core.recycle(d.contents);
+            continue;
+        }
         let sent = match socket.try_send_to(&d.contents, d.destination) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 socket.send_to(&d.contents, d.destination).await

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test file uses a different part of it
 
 pub mod browser;
+pub mod phone;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,7 +15,9 @@ use str0m::media::{Direction, Frequency, Mid, Pt, TelephoneEvent};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{ExtensionValues, RtpWrite, SeqNo};
 use str0m::{Event, Input, Output, Rtc};
-use switchboard_media::{LegId, MediaEvent, MediaServer, MediaServerConfig};
+use switchboard_media::{LegId, LegKind, MediaEvent, MediaServer, MediaServerConfig, Prefer};
+
+use phone::Phone;
 use tokio::net::UdpSocket;
 
 pub const PAYLOAD_LEN: usize = 60;
@@ -45,6 +48,8 @@ pub struct Client {
     pub sent: u32,
     /// SSRC of our own send stream (known once we wrote to it).
     pub tx_ssrc: u32,
+    /// The codec `send_audio` sends: Opus (60-byte packets) or PCMU/PCMA (160 bytes).
+    pub audio: Codec,
     seq: SeqNo,
     timeout: Instant,
     buf: Vec<u8>,
@@ -52,11 +57,27 @@ pub struct Client {
 
 impl Client {
     pub async fn new(tag: u8) -> Client {
+        Self::with_rtc(
+            tag,
+            |local, now| browser::rtc(local, None, now),
+            Codec::Opus,
+        )
+        .await
+    }
+
+    /// A browser that also has PCMU and PCMA (as Chromium: after Opus, RFC 7874) and sends
+    /// PCMU. Its telephone-event is 48 kHz only, so digits to and from phones are rescaled.
+    pub async fn new_g711(tag: u8) -> Client {
+        Self::with_rtc(tag, g711_rtc, Codec::PCMU).await
+    }
+
+    async fn with_rtc(tag: u8, make: fn(SocketAddr, Instant) -> Rtc, audio: Codec) -> Client {
         let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let local = socket.local_addr().unwrap();
         let now = Instant::now();
-        let rtc = browser::rtc(local, None, now);
+        let rtc = make(local, now);
         Client {
+            audio,
             rtc,
             socket,
             local,
@@ -170,20 +191,25 @@ impl Client {
         self.drain();
     }
 
-    /// Sends one synthetic 60-byte "Opus" packet: tag, counter, padding.
+    /// Sends one synthetic 60-byte "Opus" packet (or a 160-byte G.711 one): tag, counter,
+    /// padding.
     pub fn send_audio(&mut self) {
         let n = self.sent;
         self.sent += 1;
-        let mut payload = vec![0u8; PAYLOAD_LEN];
+        let (len, step) = match self.audio {
+            Codec::Opus => (PAYLOAD_LEN, 960),
+            _ => (160, 160),
+        };
+        let mut payload = vec![0u8; len];
         payload[0] = self.tag;
         payload[1..5].copy_from_slice(&n.to_be_bytes());
-        let pt = self.pt(Codec::Opus);
+        let pt = self.pt(self.audio);
         let ext = ExtensionValues {
             audio_level: Some(-((n % 100) as i8)),
             voice_activity: Some(true),
             ..Default::default()
         };
-        self.write_with(pt, 960 * n, n == 0, ext, payload);
+        self.write_with(pt, step * n, n == 0, ext, payload);
     }
 
     /// Sends one RFC 4733 digit as a browser does: a few reports, then three end reports.
@@ -202,8 +228,30 @@ impl Client {
         }
     }
 
+    /// Sends one Opus packet (real Opus, encoded by the test) at RTP time `rtp_time`.
+    pub fn send_opus(&mut self, rtp_time: u32, marker: bool, payload: Vec<u8>) {
+        let pt = self.pt(Codec::Opus);
+        self.sent += 1;
+        self.write(pt, rtp_time, marker, payload);
+    }
+
+    /// The payload type this client receives Opus on.
+    pub fn opus_pt(&self) -> u8 {
+        *self.pt(Codec::Opus)
+    }
+
     /// Runs the client's I/O for `dur`, sending an audio packet every `send_every` if given.
     pub async fn pump(&mut self, dur: Duration, send_every: Option<Duration>) {
+        self.pump_with(dur, send_every, Client::send_audio).await
+    }
+
+    /// As [`Client::pump`], with `send` called every `send_every` (once connected).
+    pub async fn pump_with(
+        &mut self,
+        dur: Duration,
+        send_every: Option<Duration>,
+        mut send: impl FnMut(&mut Client),
+    ) {
         let end = Instant::now() + dur;
         let mut next_send = Instant::now();
         loop {
@@ -213,7 +261,7 @@ impl Client {
             }
             if let Some(every) = send_every {
                 if now >= next_send && self.connected {
-                    self.send_audio();
+                    send(self);
                     next_send += every;
                 }
             }
@@ -251,6 +299,27 @@ impl Client {
             .filter(|r| r.payload.first() == Some(&tag))
             .collect()
     }
+}
+
+/// The browser-like config with PCMU and PCMA after Opus.
+fn g711_rtc(local: SocketAddr, now: Instant) -> Rtc {
+    let mut cfg = str0m::RtcConfig::new()
+        .set_rtp_mode(true)
+        .clear_codecs()
+        .enable_opus(true, false)
+        .enable_pcmu(true, false)
+        .enable_pcma(true, false);
+    cfg.codec_config().add_config(
+        110.into(),
+        None,
+        Codec::Tele,
+        Frequency::FORTY_EIGHT_KHZ,
+        None,
+        str0m::format::FormatParams::parse_line("0-16"),
+    );
+    let mut rtc = cfg.build(now);
+    rtc.add_local_candidate(str0m::Candidate::host(local, "udp").unwrap());
+    rtc
 }
 
 /// A running server with two connected browser legs: `a` called in (server answered), `b` was
@@ -371,4 +440,39 @@ pub fn assert_sequence_continuous(rx: &[&Rx]) {
     for w in rx.windows(2) {
         assert_eq!(w[1].seq, w[0].seq + 1, "sequence gap");
     }
+}
+
+/// A browser that called in (answered by the server preferring `prefer`) and a phone the
+/// server called, next to it. The browser is connected when this returns.
+pub async fn browser_and_phone(
+    server: &mut MediaServer,
+    mut w: Client,
+    prefer: Prefer,
+) -> (Client, Phone, LegId, LegId) {
+    let h = server.handle.clone();
+    let offer = w.offer();
+    let (leg_w, answer) = h
+        .create_answerer_preferring(offer, None, prefer)
+        .await
+        .unwrap();
+    w.accept_answer(&answer);
+    let mut p = Phone::new(0x9999).await;
+    let (leg_p, offer) = h
+        .create_offerer_kind(Some(leg_w), LegKind::Rtp)
+        .await
+        .unwrap();
+    p.learn(&offer);
+    h.accept_answer(leg_p, p.sdp(&[0, 101], "a=sendrecv\r\n"))
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut connected = false;
+    while !(w.connected && connected) {
+        assert!(Instant::now() < deadline, "the browser leg did not connect");
+        w.pump(Duration::from_millis(20), None).await;
+        while let Ok(e) = server.events.try_recv() {
+            connected |= e == MediaEvent::Connected { leg: leg_w };
+        }
+    }
+    (w, p, leg_w, leg_p)
 }
