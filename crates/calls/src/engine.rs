@@ -5,11 +5,13 @@ use crate::error::CallError;
 use crate::event::{endpoint_json, rfc3339_ms, ActiveCall, CallEvent, EventKind, HistoryRecord};
 use crate::types::{
     CallCommand, CallId, ContactRef, Direction, ForkId, Input, LegId, LookupId, MediaDirection,
-    Output, Party, Target,
+    Output, Party, QueueTag, Target,
 };
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
+
+mod queue;
 
 /// How the engine makes ids for the legs it creates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,6 +125,24 @@ struct Leg {
     transfer_from: Option<LegId>,
     transfer_to: Option<LegId>,
     timer: Option<(Instant, u64)>,
+    /// How long this leg may ring, when not the engine's default (queue offers).
+    ring_timeout: Option<Duration>,
+    queue: Option<QueueRole>,
+}
+
+/// A leg's part in a contact-center queue call.
+#[derive(Debug, Clone)]
+enum QueueRole {
+    /// The caller waiting in (or served from) a queue; `offer` is the agent leg ringing now.
+    Member {
+        offer: Option<LegId>,
+        /// The agent leg it was bridged with.
+        agent: Option<LegId>,
+    },
+    /// An agent's leg offered for `member`.
+    Agent { member: LegId, tag: QueueTag },
+    /// A member a dialer is calling, not answered yet.
+    Dialing,
 }
 
 impl Leg {
@@ -309,6 +329,14 @@ impl Engine {
         self.out.pop_front()
     }
 
+    /// The contacts a leg's forks ring: what the offer of its `CreateOfferer` must suit.
+    pub fn fork_contacts(&self, leg: &LegId) -> impl Iterator<Item = &ContactRef> {
+        self.legs
+            .get(leg)
+            .into_iter()
+            .flat_map(|l| l.forks.iter().map(|f| &f.contact))
+    }
+
     /// When to feed `Input::Timeout` next.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.timers.keys().next().map(|(at, _)| *at)
@@ -423,6 +451,19 @@ impl Engine {
                 };
                 if self.is_live(&leg) {
                     self.end_leg(&leg, HangupCause::UserNotRegistered, None, End::Local);
+                }
+                return Ok(());
+            }
+            Target::Queue { queue_id, name } => {
+                match purpose {
+                    Purpose::Dial { anchor, .. } => self.park_in_queue(&anchor, queue_id, name),
+                    // A user's own devices are never a queue.
+                    Purpose::Own { leg } => {
+                        if self.is_live(&leg) {
+                            let cause = HangupCause::UserNotRegistered;
+                            self.end_leg(&leg, cause, None, End::Local);
+                        }
+                    }
                 }
                 return Ok(());
             }
@@ -631,6 +672,8 @@ impl Engine {
             );
         } else if let Some(p) = peer.filter(|p| self.is_live(p)) {
             self.connect(&p, leg);
+        } else {
+            self.queue_leg_answered(leg);
         }
         Ok(())
     }
@@ -726,6 +769,26 @@ impl Engine {
                 self.blind_transfer(&leg, destination)
             }
             CallCommand::Bridge { leg, other } => self.attended_transfer(&leg, &other),
+            CallCommand::QueueOffer {
+                member,
+                agent_leg,
+                agent,
+                contacts,
+                timeout,
+                tag,
+            } => self.queue_offer(member, agent_leg, agent, contacts, timeout, tag),
+            CallCommand::DialMember {
+                leg,
+                member,
+                display,
+                contacts,
+                timeout,
+            } => self.dial_member(leg, member, display, contacts, timeout),
+            CallCommand::QueueLeave {
+                member,
+                destination,
+                cause,
+            } => self.queue_leave(&member, destination, cause),
             CallCommand::Originate {
                 leg,
                 from,
@@ -1016,6 +1079,7 @@ impl Engine {
         if let Some(c) = self.calls.get_mut(&call) {
             c.live -= 1;
         }
+        self.queue_leg_ended(leg);
         if let Some(p) = peer {
             if let Some(pl) = self.legs.get_mut(&p).filter(|pl| pl.live()) {
                 pl.peer = None;
@@ -1081,6 +1145,8 @@ impl Engine {
             transfer_from: None,
             transfer_to: None,
             timer: None,
+            ring_timeout: None,
+            queue: None,
         }
     }
 
@@ -1153,7 +1219,8 @@ impl Engine {
     fn start_timer(&mut self, leg: &LegId) {
         let Some(now) = self.now else { return };
         self.stop_timer(leg);
-        let key = (now + self.cfg.ring_timeout, self.next_timer);
+        let after = self.legs[leg].ring_timeout.unwrap_or(self.cfg.ring_timeout);
+        let key = (now + after, self.next_timer);
         self.next_timer += 1;
         self.timers.insert(key, leg.clone());
         self.legs.get_mut(leg).expect("live").timer = Some(key);
@@ -1218,6 +1285,9 @@ impl Engine {
         if l.auto_answer {
             data.insert("params".into(), json!({ "autoAnswer": true }));
         }
+        if let Some(q) = l.queue_tag() {
+            data.insert("queue".into(), q);
+        }
         self.event(leg, EventKind::Ringing, Value::Object(data));
     }
 
@@ -1226,10 +1296,14 @@ impl Engine {
         let Some(other) = l.bridged.as_ref().and_then(|o| self.legs.get(o)) else {
             return;
         };
-        let data = json!({
+        let mut data = json!({
             "bridged_id": other.id,
             "to": endpoint_json(&other.owner),
         });
+        // webitel-sdk replaces `call.queue` with the bridge event's.
+        if let Some(q) = l.queue_tag() {
+            data["queue"] = q;
+        }
         self.event(leg, EventKind::Bridge, data);
     }
 

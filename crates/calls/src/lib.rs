@@ -79,6 +79,7 @@ mod cause;
 mod engine;
 mod error;
 mod event;
+pub mod flow;
 mod types;
 
 pub use cause::HangupCause;
@@ -87,5 +88,5 @@ pub use error::CallError;
 pub use event::{rfc3339_ms, ActiveCall, CallEvent, EventKind, HistoryRecord};
 pub use types::{
     CallCommand, CallId, ContactRef, Direction, ForkId, Input, LegId, LookupId, MediaDirection,
-    Output, Party, Target,
+    Output, Party, QueueNote, QueueTag, Target,
 };

@@ -135,6 +135,49 @@ pub enum Target {
     NotFound,
     /// The user exists but has no registration: 480 / `USER_NOT_REGISTERED`.
     Offline,
+    /// A contact-center queue (a routing schema's `joinQueue`): the calling leg is answered,
+    /// hears the hold tone and waits for an agent ([`Output::Queue`] `Joined`).
+    Queue { queue_id: i64, name: String },
+}
+
+/// What the agent's leg of a queue call carries as webitel-sdk's `call.queue` (CC-NOTES 1.6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueTag {
+    pub attempt_id: i64,
+    pub queue_id: i64,
+    pub queue_name: String,
+    /// The queue type's name (`inbound`, `progressive`, …).
+    pub queue_type: String,
+    pub has_reporting: bool,
+}
+
+/// What happened to a queue call, for the contact center.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueueNote {
+    /// A caller's leg entered a queue.
+    Joined {
+        member: LegId,
+        domain_id: i64,
+        queue_id: i64,
+        number: String,
+        name: String,
+    },
+    /// The agent picked up; member and agent are bridged.
+    OfferAnswered { member: LegId, agent_leg: LegId },
+    /// The agent's leg failed, rang out or was rejected; the member still waits.
+    OfferFailed { member: LegId, agent_leg: LegId },
+    /// The caller hung up while waiting (any ringing offer is cancelled).
+    MemberLeft { member: LegId },
+    /// The conversation between member and agent is over (either hung up or transferred).
+    Ended { member: LegId, agent_leg: LegId },
+    /// A dialled member picked up; it now waits for an agent.
+    MemberAnswered { member: LegId },
+    /// A dialled member was not reached: `cause` (`NO_ANSWER`, `USER_BUSY`, …) and the SIP code.
+    DialFailed {
+        member: LegId,
+        cause: HangupCause,
+        sip_code: Option<u16>,
+    },
 }
 
 /// Webitel's `direction` of a leg, seen from the user the leg belongs to: the caller's own leg is
@@ -251,6 +294,35 @@ pub enum CallCommand {
         destination: String,
         auto_answer: bool,
     },
+    /// Ring an agent for a queued member (`Target::Queue`): `agent_leg` rings `contacts` for
+    /// `timeout` with `tag` in its `ringing` event; on answer it is bridged with `member`.
+    /// A failure leaves the member waiting.
+    QueueOffer {
+        member: LegId,
+        agent_leg: LegId,
+        agent: Party,
+        contacts: Vec<ContactRef>,
+        timeout: std::time::Duration,
+        tag: QueueTag,
+    },
+    /// A dialer calls a member (customer first): `leg` rings `contacts` (gateway forks) for
+    /// `timeout`, showing `display` as the caller. Answered, the leg waits in its queue like
+    /// an inbound caller (`QueueNote::MemberAnswered`, then `QueueOffer`s); a failure ends it
+    /// with `QueueNote::DialFailed`.
+    DialMember {
+        leg: LegId,
+        member: Party,
+        display: Party,
+        contacts: Vec<ContactRef>,
+        timeout: std::time::Duration,
+    },
+    /// The member leaves its queue without an agent: it dials `destination` (the routing
+    /// schema's next step) or, without one, hangs up with `cause` (default `NORMAL_CLEARING`).
+    QueueLeave {
+        member: LegId,
+        destination: Option<String>,
+        cause: Option<HangupCause>,
+    },
 }
 
 /// Everything the engine asks the world to do, in order. Drain with
@@ -336,6 +408,8 @@ pub enum Output {
     SendDtmf { leg: LegId, digit: char },
     /// Stop (or resume) the leg's audio reaching its peer.
     Mute { leg: LegId, on: bool },
+    /// Play (or stop) the waiting tone to a leg that has no peer (a queued caller).
+    Tone { leg: LegId, on: bool },
     /// Tear the leg's endpoint down.
     Close { leg: LegId },
 
@@ -353,6 +427,8 @@ pub enum Output {
     Event(CallEvent),
     /// The leg's history row as it stands now; upsert by `id`.
     History(Box<HistoryRecord>),
+    /// A queue call moved (for the contact center).
+    Queue(QueueNote),
 }
 
 impl Output {
@@ -374,11 +450,12 @@ impl Output {
             | Output::Unhold { leg, .. }
             | Output::SendDtmf { leg, .. }
             | Output::Mute { leg, .. }
+            | Output::Tone { leg, .. }
             | Output::NotifyMute { leg, .. }
             | Output::Close { leg } => Some(leg),
             Output::Event(e) => Some(&e.id),
             Output::History(h) => Some(&h.id),
-            Output::Bridge { .. } | Output::Resolve { .. } => None,
+            Output::Bridge { .. } | Output::Resolve { .. } | Output::Queue(_) => None,
         }
     }
 }

@@ -85,4 +85,37 @@ pub struct HistoryCall {
     pub variables: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<CallFile>,
+    /// `not_answered`, `cancelled`, `ended`, `agent_dropped`, `client_dropped` or `error`
+    /// for a hung-up root leg; empty for child legs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hangup_disposition: Option<String>,
+    // The queue attempt the leg belongs to (customer or agent leg); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue: Option<ObjectId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member: Option<ObjectId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub team: Option<ObjectId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent: Option<ObjectId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempt_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub joined_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leaving_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reporting_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue_bridged_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue_wait_sec: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue_duration_sec: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reporting_sec: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_description: Option<String>,
 }

@@ -62,6 +62,32 @@ pub struct DeviceEnvelope {
     pub device: Device,
 }
 
+/// A live SIP registration of a device (`apiRegistration`, `GET /devices/{id}/registered`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct Registration {
+    #[serde(deserialize_with = "flex_string")]
+    pub id: Option<String>,
+    pub user: ObjectId,
+    pub device: ObjectId,
+    pub callid: String,
+    /// The registrar's side: `<transport>:<local address>`.
+    pub socket: String,
+    /// The bound Contact.
+    pub contact: String,
+    /// The source the REGISTER came from: `<transport>:<address>`.
+    pub received: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub instance: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub user_agent: String,
+    /// Epoch milliseconds.
+    #[serde(deserialize_with = "flex_string")]
+    pub expires_at: Option<String>,
+    #[serde(deserialize_with = "flex_string")]
+    pub register_at: Option<String>,
+}
+
 /// A licence granted to a user (`apiLicenseUser`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(default)]

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use switchboard_calls::{
     CallCommand, CallError, Config, ContactRef, Engine, EventKind, ForkId, HistoryRecord, IdSource,
-    Input, LegId, LookupId, MediaDirection, Output, Party, Target,
+    Input, LegId, LookupId, MediaDirection, Output, Party, QueueNote, Target,
 };
 
 pub const DOMAIN: i64 = 1;
@@ -257,6 +257,28 @@ impl H {
             Output::Resolve { destination, .. } => format!("Resolve {destination}"),
             Output::Event(e) => format!("Event {} {}", self.n(&e.id), e.kind.as_str()),
             Output::History(h) => format!("History {} {}", self.n(&h.id), h.state),
+            Output::Tone { leg, on } => format!("Tone {} {on}", self.n(leg)),
+            Output::Queue(q) => match q {
+                QueueNote::Joined {
+                    member, queue_id, ..
+                } => {
+                    format!("Queue joined {} {queue_id}", self.n(member))
+                }
+                QueueNote::OfferAnswered { agent_leg, .. } => {
+                    format!("Queue answered {}", self.n(agent_leg))
+                }
+                QueueNote::OfferFailed { agent_leg, .. } => {
+                    format!("Queue failed {}", self.n(agent_leg))
+                }
+                QueueNote::MemberLeft { member } => format!("Queue left {}", self.n(member)),
+                QueueNote::Ended { agent_leg, .. } => format!("Queue ended {}", self.n(agent_leg)),
+                QueueNote::MemberAnswered { member } => {
+                    format!("Queue member answered {}", self.n(member))
+                }
+                QueueNote::DialFailed { member, cause, .. } => {
+                    format!("Queue dial failed {} {}", self.n(member), cause.as_str())
+                }
+            },
         }
     }
 }

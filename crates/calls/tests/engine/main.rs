@@ -8,4 +8,5 @@ mod failures;
 mod history;
 mod in_call;
 mod originate;
+mod queue;
 mod simulation;
