@@ -21,6 +21,10 @@ pub struct Store {
     /// SQLite allows one writer; multi-statement write transactions take this gate so that they
     /// never fail with `SQLITE_BUSY` half-way. PostgreSQL uses row locks instead.
     write_gate: tokio::sync::Mutex<()>,
+    /// Seals and opens secrets kept in rows (gateway passwords); see [`Store::with_secret_key`].
+    pub(crate) secret: Option<std::sync::Arc<crate::SecretKey>>,
+    /// Compiled outbound route patterns.
+    pub(crate) route_patterns: crate::routing::PatternCache,
 }
 
 impl Store {
@@ -72,6 +76,8 @@ impl Store {
             user_select: crate::users::user_select(backend),
             user_cache: (backend == Backend::Sqlite).then(Default::default),
             write_gate: tokio::sync::Mutex::new(()),
+            secret: None,
+            route_patterns: Default::default(),
         })
     }
 

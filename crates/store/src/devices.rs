@@ -22,6 +22,28 @@ pub struct DeviceRow {
     pub updated_by: Option<(i64, String)>,
 }
 
+/// A device as the SIP digest check sees it (see [`crate::Store::sip_credentials`]).
+#[derive(Debug, Clone)]
+pub struct SipCredentials {
+    pub device_id: i64,
+    pub domain_id: i64,
+    pub device_name: String,
+    pub brand: String,
+    /// MD5(account:realm:password).
+    pub ha1: String,
+    /// The user whose extension was asked about, when they own the device.
+    pub owner: Option<SipOwner>,
+}
+
+/// The owner in [`SipCredentials`].
+#[derive(Debug, Clone)]
+pub struct SipOwner {
+    pub user_id: i64,
+    pub extension: String,
+    /// The display name, else the username.
+    pub name: String,
+}
+
 /// Writable device fields. `ha1` is MD5(account:realm:password), computed by the caller.
 #[derive(Debug, Clone, Default)]
 pub struct DeviceInput {
@@ -150,6 +172,48 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(device_from).transpose()
+    }
+
+    /// What a SIP digest check needs, in one indexed statement: the device named by the
+    /// digest username in the realm's domain, and the user with `extension` if that user owns
+    /// it (as default device or one of theirs).
+    pub async fn sip_credentials(
+        &self,
+        domain_name: &str,
+        account: &str,
+        extension: &str,
+    ) -> StoreResult<Option<SipCredentials>> {
+        let row = sqlx::query(
+            "SELECT d.id, d.domain_id, d.name, d.brand, d.ha1,              u.id AS u_id, u.extension AS u_extension, u.name AS u_name, u.username AS u_username              FROM devices d JOIN domains dm ON dm.id = d.domain_id              LEFT JOIN users u ON u.domain_id = d.domain_id AND u.extension = $3                AND u.extension <> '' AND (u.device_id = d.id OR d.user_id = u.id)              WHERE dm.name = $1 AND d.account = $2",
+        )
+        .bind(domain_name)
+        .bind(account)
+        .bind(extension)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(r) = row else {
+            return Ok(None);
+        };
+        let owner = match r.try_get::<Option<i64>, _>("u_id")? {
+            Some(id) => {
+                let name: String = r.try_get("u_name")?;
+                let username: String = r.try_get("u_username")?;
+                Some(SipOwner {
+                    user_id: id,
+                    extension: r.try_get("u_extension")?,
+                    name: if name.is_empty() { username } else { name },
+                })
+            }
+            None => None,
+        };
+        Ok(Some(SipCredentials {
+            device_id: r.try_get("id")?,
+            domain_id: r.try_get("domain_id")?,
+            device_name: r.try_get("name")?,
+            brand: r.try_get("brand")?,
+            ha1: r.try_get("ha1")?,
+            owner,
+        }))
     }
 
     pub async fn search_devices(

@@ -10,6 +10,12 @@ pub enum StoreError {
     /// The request names something that cannot be used (unknown role, licence without seats…).
     #[error("{0}")]
     Invalid(String),
+    /// The object is referenced by another and cannot go (`what` names it, e.g. `schema`).
+    #[error("{detail}")]
+    InUse { what: &'static str, detail: String },
+    /// A sealed secret cannot be sealed or opened (no key, or not this key).
+    #[error("secret: {0}")]
+    Secret(String),
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
     #[error("migration: {0}")]

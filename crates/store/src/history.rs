@@ -61,6 +61,35 @@ pub struct HistoryFilter {
     pub causes: Vec<String>,
     pub missed: bool,
     pub q: Option<String>,
+    /// Legs of attempts in these queues / answered by these agents.
+    pub queue_ids: Vec<i64>,
+    pub agent_ids: Vec<i64>,
+}
+
+/// The queue attempt a history leg belongs to (as the customer's or the agent's leg).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LegAttempt {
+    pub attempt_id: i64,
+    pub queue: (i64, String),
+    /// Webitel's queue type, while the queue exists.
+    pub queue_kind: Option<i32>,
+    pub team: Option<(i64, String)>,
+    pub agent: Option<(i64, String)>,
+    /// Whether the leg is the agent's (else the customer's).
+    pub agent_leg: bool,
+    pub joined_at: i64,
+    pub bridged_at: Option<i64>,
+    pub leaving_at: Option<i64>,
+    pub reporting_at: Option<i64>,
+    pub result: Option<String>,
+    pub description: Option<String>,
+}
+
+/// A history leg with its queue attempt, if any.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HistoryLeg {
+    pub record: HistoryRecord,
+    pub attempt: Option<LegAttempt>,
 }
 
 const COLS: &[&str] = &[
@@ -152,6 +181,47 @@ fn record_from(r: &AnyRow) -> StoreResult<HistoryRecord> {
     })
 }
 
+/// The columns of a leg's attempt, joined by [`ATTEMPT_JOIN`].
+const ATTEMPT_COLS: &str = "a.id AS a_id, a.queue_id AS a_queue_id, a.queue_name AS a_queue_name, \
+    a.team_id AS a_team_id, att.name AS a_team_name, a.agent_id AS a_agent_id, \
+    a.agent_name AS a_agent_name, a.agent_call_id AS a_agent_call_id, a.joined_at AS a_joined_at, \
+    a.bridged_at AS a_bridged_at, a.leaving_at AS a_leaving_at, a.reporting_at AS a_reporting_at, \
+    a.result AS a_result, a.description AS a_description, aq.kind AS a_queue_kind";
+
+/// A leg's attempt: the latest one that has it as the agent's leg, else as the customer's
+/// (a customer may wait in several queues in turn). Index lookups per row, one statement.
+const ATTEMPT_JOIN: &str = " LEFT JOIN cc_attempts a ON a.id = COALESCE(\
+    (SELECT MAX(x.id) FROM cc_attempts x WHERE x.agent_call_id = h.id AND x.domain_id = h.domain_id), \
+    (SELECT MAX(x.id) FROM cc_attempts x WHERE x.member_call_id = h.id AND x.domain_id = h.domain_id)) \
+    LEFT JOIN cc_teams att ON att.id = a.team_id LEFT JOIN cc_queues aq ON aq.id = a.queue_id";
+
+fn leg_attempt_from(r: &AnyRow, leg_id: &str) -> StoreResult<Option<LegAttempt>> {
+    let Some(attempt_id) = r.try_get::<Option<i64>, _>("a_id")? else {
+        return Ok(None);
+    };
+    let pair = |id: &str, name: &str| -> StoreResult<Option<(i64, String)>> {
+        let id: Option<i64> = r.try_get(id)?;
+        let name: Option<String> = r.try_get(name)?;
+        Ok(id.map(|i| (i, name.unwrap_or_default())))
+    };
+    let agent_call: Option<String> = r.try_get("a_agent_call_id")?;
+    let kind: Option<i64> = r.try_get("a_queue_kind")?;
+    Ok(Some(LegAttempt {
+        attempt_id,
+        queue: (r.try_get("a_queue_id")?, r.try_get("a_queue_name")?),
+        queue_kind: kind.and_then(|k| i32::try_from(k).ok()),
+        team: pair("a_team_id", "a_team_name")?,
+        agent: pair("a_agent_id", "a_agent_name")?,
+        agent_leg: agent_call.as_deref() == Some(leg_id),
+        joined_at: r.try_get("a_joined_at")?,
+        bridged_at: r.try_get("a_bridged_at")?,
+        leaving_at: r.try_get("a_leaving_at")?,
+        reporting_at: r.try_get("a_reporting_at")?,
+        result: r.try_get("a_result")?,
+        description: r.try_get("a_description")?,
+    }))
+}
+
 impl Store {
     /// Writes a leg's current state: inserted the first time, replaced afterwards. Called at
     /// every state change, so a crash loses nothing that was already written.
@@ -239,12 +309,27 @@ impl Store {
         f: &HistoryFilter,
         page: &Page,
     ) -> StoreResult<Paged<HistoryRecord>> {
+        let legs = self.search_history_legs(domain_id, f, page).await?;
+        Ok(Paged {
+            items: legs.items.into_iter().map(|l| l.record).collect(),
+            next: legs.next,
+        })
+    }
+
+    /// History legs with the queue attempt each belongs to, in one statement.
+    pub async fn search_history_legs(
+        &self,
+        domain_id: i64,
+        f: &HistoryFilter,
+        page: &Page,
+    ) -> StoreResult<Paged<HistoryLeg>> {
         let sortable: Vec<(&str, String)> = COLS.iter().map(|c| (*c, format!("h.{c}"))).collect();
         let sortable: Vec<(&str, &str)> = sortable.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let order = page.order_by(&sortable, "h.created_at DESC");
         let mut sql = format!(
-            "SELECT {}, u.name AS u_name, u.username AS u_username FROM calls_history h \
-             LEFT JOIN users u ON u.id = h.user_id WHERE h.domain_id = $1",
+            "SELECT {}, u.name AS u_name, u.username AS u_username, {ATTEMPT_COLS} \
+             FROM calls_history h LEFT JOIN users u ON u.id = h.user_id{ATTEMPT_JOIN} \
+             WHERE h.domain_id = $1",
             COLS.iter()
                 .map(|c| format!("h.{c}"))
                 .collect::<Vec<_>>()
@@ -313,6 +398,14 @@ impl Store {
             let ids: Vec<String> = f.user_ids.iter().map(|i| i.to_string()).collect();
             sql.push_str(&format!(" AND h.user_id IN ({})", ids.join(",")));
         }
+        if !f.queue_ids.is_empty() {
+            let ids: Vec<String> = f.queue_ids.iter().map(|i| i.to_string()).collect();
+            sql.push_str(&format!(" AND a.queue_id IN ({})", ids.join(",")));
+        }
+        if !f.agent_ids.is_empty() {
+            let ids: Vec<String> = f.agent_ids.iter().map(|i| i.to_string()).collect();
+            sql.push_str(&format!(" AND a.agent_id IN ({})", ids.join(",")));
+        }
         if f.skip_parent {
             sql.push_str(" AND h.parent_id <> ''");
         }
@@ -341,7 +434,11 @@ impl Store {
         let rows = query.fetch_all(&self.pool).await?;
         let rows = rows
             .iter()
-            .map(record_from)
+            .map(|r| {
+                let record = record_from(r)?;
+                let attempt = leg_attempt_from(r, &record.id)?;
+                Ok(HistoryLeg { record, attempt })
+            })
             .collect::<StoreResult<Vec<_>>>()?;
         Ok(Paged::from_rows(rows, page.size))
     }

@@ -3,25 +3,49 @@
 //! and only the schema migrations differ per backend. Nothing else in the workspace touches SQL.
 
 mod cache;
+mod cc;
 mod db;
 mod devices;
 mod domains;
 mod error;
 mod files;
+mod gateways;
 mod history;
 mod licenses;
 mod roles;
+mod routing;
+mod schemas;
+mod secret;
 mod tokens;
 mod users;
 
+pub use cc::{
+    AgentFilter, AgentInput, AgentRow, AgentSkillFilter, AgentSkillInput, AgentSkillRef,
+    AgentSkillRow, AgentSkillsChange, AttemptFilter, AttemptRow, CcAgentRow, CcAgentSkillRow,
+    CcDirectory, CcQueueRow, CcQueueSkillRow, CcTeamRow, CommunicationRow, ListCommunicationFilter,
+    ListCommunicationInput, ListCommunicationRow, ListFilter, ListInput, ListRow, MemberFilter,
+    MemberInput, MemberReset, MemberRow, MemberUpdate, QueueFilter, QueueInput, QueueRow,
+    QueueSkillFilter, QueueSkillInput, QueueSkillRow, SkillFilter, SkillInput, SkillRow,
+    TeamFilter, TeamInput, TeamRow,
+};
 pub use db::{create_postgres_database, Backend, Store};
-pub use devices::{DeviceFilter, DeviceInput, DeviceRow};
+pub use devices::{DeviceFilter, DeviceInput, DeviceRow, SipCredentials, SipOwner};
 pub use domains::DomainRow;
 pub use error::{StoreError, StoreResult};
 pub use files::FileRow;
-pub use history::{HistoryFilter, HistoryRecord};
+pub use gateways::{
+    parse_block as parse_ipv4_block, AclEntry, GatewayCredentials, GatewayFilter, GatewayInput,
+    GatewayRow, TrunkMatch,
+};
+pub use history::{HistoryFilter, HistoryLeg, HistoryRecord, LegAttempt};
 pub use licenses::{LicenseGrant, LicenseRow};
 pub use roles::{Grant, RoleRow};
+pub use routing::{
+    compile_pattern as compile_route_pattern, truncate_destination, RouteFilter, RouteInput,
+    RouteRow, MAX_DESTINATION_CHARS,
+};
+pub use schemas::{SchemaFilter, SchemaInput, SchemaRow};
+pub use secret::SecretKey;
 pub use tokens::{SessionRow, TokenRow};
 pub use users::{UserFilter, UserInput, UserRow};
 
