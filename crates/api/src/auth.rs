@@ -26,6 +26,8 @@ pub const CLASSES: &[&str] = &[
     "recordings",
     "cc_agent",
     "cc_queue",
+    "gateways",
+    "acr_routing",
 ];
 
 /// CRUD access as Webitel's letters: x create, r read, w update, d delete.

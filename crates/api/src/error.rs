@@ -64,6 +64,9 @@ impl From<StoreError> for ApiError {
                 format!("{field} {value:?} is already in use"),
             ),
             StoreError::Invalid(detail) => ApiError::bad_request("app.request.invalid", detail),
+            StoreError::InUse { what, detail } => {
+                ApiError::new(409, format!("app.{what}.in_use"), detail)
+            }
             other => {
                 tracing::error!(error = %other, "store failure");
                 ApiError::internal("storage failure; see the server log")

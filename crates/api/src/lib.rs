@@ -4,9 +4,11 @@
 
 pub mod auth;
 pub mod bootstrap;
+pub mod cc;
 pub mod error;
 pub mod extract;
 mod openapi;
+pub mod presence;
 pub mod rest;
 pub mod ws;
 
@@ -47,6 +49,10 @@ pub struct AppState {
     pub hub: Arc<dyn ws::hub::EventHub>,
     /// The call engine behind the WebSocket call actions.
     pub calls: Arc<dyn ws::calls::CallControl>,
+    /// Live SIP registrations.
+    pub presence: Arc<dyn presence::Presence>,
+    /// Agents, queues and distribution.
+    pub cc: Arc<dyn cc::ContactCenter>,
     pub ws: Arc<ws::WsConfig>,
 }
 
@@ -60,6 +66,8 @@ impl AppState {
             auth_events,
             hub: Arc::new(ws::hub::LocalHub::new()),
             calls: Arc::new(ws::calls::NoCallEngine),
+            presence: Arc::new(presence::NoPresence),
+            cc: Arc::new(cc::NoContactCenter),
             ws: Arc::new(ws::WsConfig::default()),
         }
     }
@@ -71,6 +79,16 @@ impl AppState {
 
     pub fn with_call_control(mut self, calls: Arc<dyn ws::calls::CallControl>) -> Self {
         self.calls = calls;
+        self
+    }
+
+    pub fn with_presence(mut self, presence: Arc<dyn presence::Presence>) -> Self {
+        self.presence = presence;
+        self
+    }
+
+    pub fn with_contact_center(mut self, cc: Arc<dyn cc::ContactCenter>) -> Self {
+        self.cc = cc;
         self
     }
 

@@ -11,7 +11,8 @@ use utoipa::{Modify, OpenApi};
     modifiers(&Security),
     tags(
         (name = "devices"), (name = "users"), (name = "tokens"), (name = "roles"),
-        (name = "license"), (name = "session"), (name = "calls")
+        (name = "license"), (name = "session"), (name = "calls"),
+        (name = "gateways"), (name = "routing"), (name = "call_center")
     )
 )]
 pub struct ApiDoc;

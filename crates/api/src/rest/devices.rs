@@ -9,12 +9,13 @@ use axum::extract::{Path, State};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::Value;
-use switchboard_model::{Deleted, Device, DeviceEnvelope, ListResponse, ObjectId};
+use switchboard_model::{Deleted, Device, DeviceEnvelope, ListResponse, ObjectId, Registration};
 use switchboard_store::{DeviceFilter, DeviceInput, DeviceRow};
 
 const CLASS: &str = "devices";
 
-pub(crate) fn to_wire(row: &DeviceRow) -> Device {
+/// The device as Webitel shows it, `reged` from the live registrations.
+fn to_wire(st: &AppState, row: &DeviceRow) -> Device {
     Device {
         id: Some(row.id.to_string()),
         name: Some(row.name.clone()),
@@ -26,7 +27,7 @@ pub(crate) fn to_wire(row: &DeviceRow) -> Device {
         model: Some(row.model.clone()).filter(|s| !s.is_empty()),
         mac: Some(row.mac.clone()).filter(|s| !s.is_empty()),
         ip: Some(row.ip.clone()).filter(|s| !s.is_empty()),
-        reged: Some(false),
+        reged: Some(st.presence.device_registered(row.domain_id, row.id)),
         logged_in: ms(row.logged_in),
         created_at: ms(row.created_at),
         created_by: row.created_by.as_ref().map(oid),
@@ -135,7 +136,7 @@ pub async fn create(
         .store
         .create_device(c.domain_id, &input, Some(c.user_id))
         .await?;
-    let mut out = to_wire(&row);
+    let mut out = to_wire(&st, &row);
     out.password = d.password;
     Ok(Json(out))
 }
@@ -157,7 +158,7 @@ pub async fn search(State(st): State<AppState>, c: Caller, p: Params) -> ApiResu
         user_id: p.int("user.id")?,
     };
     let res = st.store.search_devices(c.domain_id, &filter, &page).await?;
-    Ok(Json(super::page_json(&p, &page, &res, to_wire)))
+    Ok(Json(super::page_json(&p, &page, &res, |r| to_wire(&st, r))))
 }
 
 /// Read a device: `{"device": …}`.
@@ -176,7 +177,31 @@ pub async fn read(
         .get_device(c.domain_id, path_id(&id, "device")?)
         .await?;
     Ok(Json(DeviceEnvelope {
-        device: to_wire(&row),
+        device: to_wire(&st, &row),
+    }))
+}
+
+/// The device's live SIP registrations (`ListRegistrationsResponse`).
+#[utoipa::path(get, path = "/api/devices/{id}/registered", tag = "devices",
+    params(("id" = String, Path)),
+    responses((status = 200, body = ListResponse<Registration>), (status = "default", body = switchboard_model::AppError)),
+    security(("AccessToken" = [])))]
+pub async fn registered(
+    State(st): State<AppState>,
+    c: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ListResponse<Registration>>> {
+    c.require(CLASS, Access::Read)?;
+    let row = st
+        .store
+        .get_device(c.domain_id, path_id(&id, "device")?)
+        .await?;
+    let items = st.presence.device_registrations(c.domain_id, row.id);
+    Ok(Json(ListResponse {
+        page: Some(1),
+        size: Some(i32::try_from(items.len()).unwrap_or(i32::MAX)),
+        next: false,
+        items,
     }))
 }
 
@@ -196,7 +221,7 @@ async fn write(
         .update_device(c.domain_id, id, &input, Some(c.user_id))
         .await?;
     Ok(Json(DeviceEnvelope {
-        device: to_wire(&row),
+        device: to_wire(&st, &row),
     }))
 }
 
@@ -238,7 +263,7 @@ async fn delete(st: AppState, c: Caller, ids: Vec<i64>) -> ApiResult<Json<Delete
     }
     let rows = st.store.delete_devices(c.domain_id, &ids).await?;
     Ok(Json(Deleted {
-        deleted: rows.iter().map(to_wire).collect(),
+        deleted: rows.iter().map(|r| to_wire(&st, r)).collect(),
     }))
 }
 

@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::Json;
 use serde_json::Value;
 use switchboard_model::{Endpoint, HistoryCall, ListResponse};
-use switchboard_store::{HistoryFilter, HistoryRecord, Page};
+use switchboard_store::{HistoryFilter, HistoryLeg, HistoryRecord, LegAttempt, Page};
 
 fn endpoint(kind: &str, number: &str, id: &str, name: &str) -> Option<Endpoint> {
     (!number.is_empty() || !name.is_empty()).then(|| Endpoint {
@@ -55,7 +55,81 @@ pub(crate) fn to_wire(r: &HistoryRecord) -> HistoryCall {
         has_children: false,
         variables: serde_json::from_str(&r.variables).unwrap_or_default(),
         files: Vec::new(),
+        ..Default::default()
     }
+}
+
+/// Webitel's `hangup_disposition` (CC-NOTES 4), simplified where we keep less: `hangup_by`
+/// is not recorded yet, so every normal clearing of a root leg reads `client_dropped`.
+fn hangup_disposition(r: &HistoryRecord, a: Option<&LegAttempt>) -> Option<String> {
+    if r.hangup_at == 0 {
+        return None;
+    }
+    if !r.parent_id.is_empty() {
+        return Some(String::new());
+    }
+    let d = match r.cause.as_str() {
+        "USER_BUSY" | "NO_ANSWER" => "not_answered",
+        "ORIGINATOR_CANCEL" => "cancelled",
+        _ if r.hangup_by == "F" => "ended",
+        "NORMAL_CLEARING" => {
+            let bridged = r.bridged_at > 0 || a.is_some_and(|a| a.bridged_at.is_some());
+            let outbound = r.direction == "outbound";
+            let agent_hung_up = (outbound && r.hangup_by == "A" && r.user_id.is_some())
+                || (r.direction == "inbound" && r.hangup_by == "B" && bridged)
+                || (outbound
+                    && r.hangup_by == "B"
+                    && bridged
+                    && matches!(a.and_then(|a| a.queue_kind), Some(1 | 4 | 5)));
+            if agent_hung_up {
+                "agent_dropped"
+            } else {
+                "client_dropped"
+            }
+        }
+        _ => "error",
+    };
+    Some(d.to_string())
+}
+
+fn secs(ms: i64) -> i32 {
+    i32::try_from(ms.max(0) / 1000).unwrap_or(i32::MAX)
+}
+
+/// A history leg on the wire, with its queue attempt's fields when it belongs to one.
+pub(crate) fn leg_to_wire(leg: &HistoryLeg) -> HistoryCall {
+    let r = &leg.record;
+    let mut w = to_wire(r);
+    w.hangup_disposition = hangup_disposition(r, leg.attempt.as_ref());
+    // Talk time is the time bridged to the other party, less hold.
+    if r.bridged_at > 0 && r.hangup_at > r.bridged_at {
+        w.talk_sec = (secs(r.hangup_at - r.bridged_at) - r.hold_sec as i32).max(0);
+    }
+    let Some(a) = &leg.attempt else {
+        return w;
+    };
+    let end = a.leaving_at.unwrap_or(0);
+    w.queue = Some(oid(&a.queue));
+    w.team = a.team.as_ref().map(oid);
+    w.agent = a.agent.as_ref().map(oid);
+    w.attempt_id = Some(a.attempt_id.to_string());
+    w.joined_at = ms(a.joined_at);
+    w.leaving_at = a.leaving_at.and_then(ms);
+    w.reporting_at = a.reporting_at.and_then(ms);
+    w.queue_bridged_at = a.bridged_at.and_then(ms);
+    w.queue_wait_sec = match (a.bridged_at, a.leaving_at) {
+        (Some(b), _) => Some(secs(b - a.joined_at)),
+        (None, Some(l)) => Some(secs(l - a.joined_at)),
+        (None, None) => None,
+    };
+    w.queue_duration_sec = (end > 0).then(|| secs(end - a.joined_at));
+    w.reporting_sec = Some(match (a.reporting_at, a.leaving_at) {
+        (Some(rep), Some(l)) => secs(rep - l),
+        _ => 0,
+    });
+    w.result = a.result.clone();
+    w.agent_description = a.description.clone();
+    w
 }
 
 /// Reads the search from either the query string or a JSON body (same field names; ranges as
@@ -111,6 +185,19 @@ fn filter_from(v: &Value) -> ApiResult<(HistoryFilter, Page, Vec<String>)> {
             )
         })?);
     }
+    let ints = |key: &str| -> ApiResult<Vec<i64>> {
+        strings(key)
+            .iter()
+            .map(|x| {
+                x.trim().parse::<i64>().map_err(|_| {
+                    ApiError::bad_request(
+                        "grpc.call.search_history",
+                        format!("{key} {x:?} is not an integer"),
+                    )
+                })
+            })
+            .collect()
+    };
     let mut directions = strings("directions");
     directions.extend(text("direction"));
     let f = HistoryFilter {
@@ -131,6 +218,8 @@ fn filter_from(v: &Value) -> ApiResult<(HistoryFilter, Page, Vec<String>)> {
         causes: strings("cause"),
         missed: v["missed"].as_bool().unwrap_or(false) || v["missed"] == "true",
         q: text("q"),
+        queue_ids: ints("queue_id")?,
+        agent_ids: ints("agent_id")?,
     };
     if f.created_from.is_none()
         && f.created_to.is_none()
@@ -166,9 +255,10 @@ async fn search(st: AppState, c: Caller, v: Value) -> ApiResult<Json<Value>> {
     if !c.permissions.iter().any(|p| p == "read") {
         f.user_ids = vec![c.user_id];
     }
-    let res = st.store.search_history(c.domain_id, &f, &page).await?;
+    let res = st.store.search_history_legs(c.domain_id, &f, &page).await?;
     // Recordings are filed under the root call id; one query for the whole page.
-    let root = |r: &HistoryRecord| {
+    let root = |l: &HistoryLeg| {
+        let r = &l.record;
         if r.parent_id.is_empty() {
             r.id.clone()
         } else {
@@ -182,9 +272,9 @@ async fn search(st: AppState, c: Caller, v: Value) -> ApiResult<Json<Value>> {
     let items = res
         .items
         .iter()
-        .map(|r| {
-            let mut w = to_wire(r);
-            let id = root(r);
+        .map(|l| {
+            let mut w = leg_to_wire(l);
+            let id = root(l);
             w.files = files
                 .iter()
                 .filter(|f| f.call_id == id)
@@ -226,7 +316,7 @@ pub async fn search_get(
         let val = if vals.len() > 1
             || matches!(
                 k.as_str(),
-                "user_id" | "id" | "cause" | "directions" | "fields"
+                "user_id" | "id" | "cause" | "directions" | "fields" | "queue_id" | "agent_id"
             ) {
             Value::Array(vals.iter().cloned().map(Value::String).collect())
         } else {

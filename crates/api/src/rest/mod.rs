@@ -1,11 +1,15 @@
 //! REST handlers, one module per resource.
 
 pub mod calls;
+pub mod cc;
 pub mod devices;
 pub mod files;
+pub mod gateways;
 pub mod history;
 pub mod license;
 pub mod roles;
+pub mod routing;
+pub mod schemas;
 pub mod session;
 pub mod tokens;
 pub mod users;
@@ -30,6 +34,7 @@ pub fn routes(state: AppState) -> OpenApiRouter<AppState> {
             devices::patch,
             devices::delete_one
         ))
+        .routes(routes!(devices::registered))
         .routes(routes!(users::create, users::search, users::delete_many))
         .routes(routes!(
             users::read,
@@ -53,6 +58,104 @@ pub fn routes(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(files::list, files::delete))
         .routes(routes!(files::download))
         .routes(routes!(files::stream))
+        .routes(routes!(gateways::create, gateways::search))
+        .routes(routes!(
+            gateways::read,
+            gateways::update,
+            gateways::patch,
+            gateways::delete
+        ))
+        .routes(routes!(routing::create, routing::search))
+        .routes(routes!(
+            routing::read,
+            routing::update,
+            routing::patch,
+            routing::delete
+        ))
+        .routes(routes!(routing::move_position))
+        .routes(routes!(schemas::create, schemas::search))
+        .routes(routes!(schemas::tags))
+        .routes(routes!(
+            schemas::read,
+            schemas::update,
+            schemas::patch,
+            schemas::delete
+        ))
+        .routes(routes!(cc::agents::create, cc::agents::search))
+        .routes(routes!(
+            cc::agents::read,
+            cc::agents::update,
+            cc::agents::patch,
+            cc::agents::delete
+        ))
+        .routes(routes!(cc::agents::set_status))
+        .routes(routes!(
+            cc::agent_skills::create,
+            cc::agent_skills::search,
+            cc::agent_skills::patch_many,
+            cc::agent_skills::delete_many
+        ))
+        .routes(routes!(
+            cc::agent_skills::read,
+            cc::agent_skills::update,
+            cc::agent_skills::patch,
+            cc::agent_skills::delete
+        ))
+        .routes(routes!(cc::teams::create, cc::teams::search))
+        .routes(routes!(
+            cc::teams::read,
+            cc::teams::update,
+            cc::teams::patch,
+            cc::teams::delete
+        ))
+        .routes(routes!(cc::skills::create, cc::skills::search))
+        .routes(routes!(
+            cc::skills::read,
+            cc::skills::update,
+            cc::skills::patch,
+            cc::skills::delete
+        ))
+        .routes(routes!(cc::queues::create, cc::queues::search))
+        .routes(routes!(cc::attempts::history))
+        .routes(routes!(
+            cc::queues::read,
+            cc::queues::update,
+            cc::queues::patch,
+            cc::queues::delete
+        ))
+        .routes(routes!(cc::queues::create_skill, cc::queues::search_skills))
+        .routes(routes!(
+            cc::queues::read_skill,
+            cc::queues::update_skill,
+            cc::queues::patch_skill,
+            cc::queues::delete_skill
+        ))
+        .routes(routes!(cc::members::create, cc::members::search))
+        .routes(routes!(cc::members::bulk))
+        .routes(routes!(cc::members::reset))
+        .routes(routes!(
+            cc::members::read,
+            cc::members::update,
+            cc::members::patch,
+            cc::members::delete
+        ))
+        .routes(routes!(cc::members::search_all))
+        .routes(routes!(cc::lists::create, cc::lists::search))
+        .routes(routes!(
+            cc::lists::read,
+            cc::lists::update,
+            cc::lists::delete
+        ))
+        .routes(routes!(
+            cc::lists::create_communication,
+            cc::lists::search_communications
+        ))
+        .routes(routes!(cc::lists::bulk_communications))
+        .routes(routes!(
+            cc::lists::read_communication,
+            cc::lists::update_communication,
+            cc::lists::delete_communication
+        ))
         .routes(routes!(session::userinfo_get, session::userinfo_post))
         .routes(routes!(session::logout))
         .routes(routes!(session::users_logout))

@@ -255,6 +255,8 @@ async fn write(st: AppState, c: Caller, id: String, u: User, merge: bool) -> Api
         .update_user(c.domain_id, id, &input, Some(c.user_id))
         .await?;
     st.invalidate(AuthEvent::UserChanged { user_id: id });
+    // An agent's name and extension are its user's.
+    st.cc.changed(c.domain_id);
     Ok(Json(to_wire(&row)))
 }
 
@@ -304,6 +306,8 @@ async fn delete(st: AppState, c: Caller, ids: Vec<i64>) -> ApiResult<Json<Delete
     for id in &ids {
         st.invalidate(AuthEvent::UserChanged { user_id: *id });
     }
+    // Their agents went with them.
+    st.cc.changed(c.domain_id);
     Ok(Json(Deleted {
         deleted: rows.iter().map(to_wire).collect(),
     }))

@@ -145,9 +145,42 @@ pub async fn dispatch(ctx: &ActionCtx, action: &str, mut data: Data) -> ApiResul
                 .await
                 .map(|r| Some(r).filter(|r| !r.is_empty()))
         }
+        "cc_agent_subscribe_status" => {
+            check_ids(action, &data)?;
+            if !data.get("agent_id").is_some_and(Value::is_i64) {
+                return Err(ApiError::bad_request(
+                    INVALID_PARAM,
+                    "cc_agent_subscribe_status: agent_id is required",
+                ));
+            }
+            // Webitel binds the socket's own user's agent events, whatever agent_id says.
+            hub.subscribe(s.domain_id, &ctx.sock_id, Topic::Agent, true);
+            Ok(None)
+        }
+        "cc_queue_board" => {
+            check_ids(action, &data)?;
+            // `subscribe: false` only reads the board (an agent page's one-off look).
+            let subscribe = data
+                .get("subscribe")
+                .and_then(Value::as_bool)
+                .unwrap_or(true);
+            let board = ctx
+                .state
+                .cc
+                .ws_action(ctx.session.clone(), action.to_owned(), data)
+                .await?;
+            // Then every change of the domain's board, coalesced by the runtime.
+            if subscribe {
+                hub.subscribe(s.domain_id, &ctx.sock_id, Topic::Board, true);
+            }
+            Ok(board)
+        }
         a if a.starts_with("cc_") => {
             check_ids(a, &data)?;
-            Err(not_available("cc", "the contact center"))
+            ctx.state
+                .cc
+                .ws_action(ctx.session.clone(), a.to_owned(), data)
+                .await
         }
         a if is_chat_action(a) => Err(not_available("chat", "chat")),
         a if is_screen_action(a) => Err(not_available("screen", "screen sharing")),

@@ -22,6 +22,8 @@ pub enum Topic {
     Chat,
     /// `notification`: always delivered.
     Notification,
+    /// `cc_queue_board` (live queues and agents), after a `cc_queue_board` request.
+    Board,
 }
 
 impl Topic {
@@ -32,6 +34,7 @@ impl Topic {
             Topic::Agent => 4,
             Topic::Chat => 8,
             Topic::Notification => 16,
+            Topic::Board => 32,
         }
     }
 }
