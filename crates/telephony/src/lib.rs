@@ -1,8 +1,8 @@
 //! The telephony runtime: the I/O around the sans-IO SIP core that makes browser phones work.
 //!
-//! - [`transport`]: SIP over WebSocket (RFC 7118) at `GET /sip` on the HTTP listener. Each
-//!   connection is a flow ([`FlowId`]); a frame carries one SIP message; everything addressed to
-//!   a flow goes back over the same WebSocket (JsSIP's contact host is `*.invalid`).
+//! - [`transport`]: SIP over WebSocket (RFC 7118) at `GET /sip` on the HTTP listener, and over
+//!   UDP, TCP and TLS for desk phones. Each connection (or UDP socket) is a flow ([`FlowId`]);
+//!   everything addressed to a flow goes back over it (JsSIP's contact host is `*.invalid`).
 //! - [`runtime`]: one task (an actor) owns the transaction layer, the registrar and the digest
 //!   server. Transport tasks feed it over a channel; timers come from the cores' `poll_timeout`.
 //!   Database lookups never run on it: they are spawned and their results come back as inputs,
@@ -13,6 +13,7 @@
 //! routes ([`routes`]) and answers questions such as "how many phones of this user are
 //! registered" (presence).
 
+mod contact_center;
 mod control;
 mod history;
 pub mod lookup;
@@ -20,8 +21,8 @@ mod media;
 pub mod runtime;
 pub mod transport;
 
-use std::collections::HashMap;
-use std::net::IpAddr;
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -59,6 +60,12 @@ pub struct TelephonyConfig {
     /// up, so a page reload mid-call finds the call through `subscribe_call` (as with Webitel,
     /// where the leg lives on until a media timeout).
     pub flow_loss_grace: Duration,
+    /// SIP over UDP and TCP for desk phones and trunks, both on this address; `None`: off.
+    pub sip_listen: Option<SocketAddr>,
+    /// SIP over TLS, with this server configuration; `None`: off.
+    pub sip_tls: Option<(SocketAddr, Arc<rustls::ServerConfig>)>,
+    /// OPTIONS pings to UDP bindings (RFC 3261 has no keepalive for UDP phones); zero: none.
+    pub sip_ping_interval: Duration,
 }
 
 impl Default for TelephonyConfig {
@@ -73,6 +80,9 @@ impl Default for TelephonyConfig {
             flow_queue: 256,
             recordings: None,
             flow_loss_grace: Duration::from_secs(30),
+            sip_listen: None,
+            sip_tls: None,
+            sip_ping_interval: Duration::from_secs(30),
         }
     }
 }
@@ -92,10 +102,23 @@ pub struct RegistrationChange {
     pub bindings: usize,
 }
 
-/// Registered phones per user, written by the runtime, read by anyone.
+/// Registered phones per user and the registrations per device, written by the runtime, read
+/// by anyone.
 #[derive(Debug, Default)]
 pub(crate) struct Registrations {
     by_user: RwLock<HashMap<UserKey, usize>>,
+    devices: RwLock<DeviceRegistrations>,
+}
+
+/// A device as its registrations are filed: (domain id, device id).
+pub(crate) type DeviceKey = (i64, i64);
+
+#[derive(Debug, Default)]
+struct DeviceRegistrations {
+    /// The registrations of each AOR, with the device each came from.
+    by_aor: HashMap<String, Vec<(DeviceKey, switchboard_model::Registration)>>,
+    /// The AORs each device has registrations under.
+    aors: HashMap<DeviceKey, HashSet<String>>,
 }
 
 impl Registrations {
@@ -107,6 +130,49 @@ impl Registrations {
             map.insert(user, bindings)
         };
         before.unwrap_or(0) != bindings
+    }
+
+    /// Replaces what is known of `aor`'s registrations.
+    pub(crate) fn set_aor(
+        &self,
+        aor: &str,
+        regs: Vec<(DeviceKey, switchboard_model::Registration)>,
+    ) {
+        let mut d = self.devices.write().unwrap_or_else(|e| e.into_inner());
+        let d = &mut *d;
+        for (key, _) in d.by_aor.remove(aor).unwrap_or_default() {
+            if let Some(set) = d.aors.get_mut(&key) {
+                set.remove(aor);
+                if set.is_empty() {
+                    d.aors.remove(&key);
+                }
+            }
+        }
+        if regs.is_empty() {
+            return;
+        }
+        for (key, _) in &regs {
+            d.aors.entry(*key).or_default().insert(aor.to_owned());
+        }
+        d.by_aor.insert(aor.to_owned(), regs);
+    }
+
+    fn of_device(&self, key: DeviceKey) -> Vec<switchboard_model::Registration> {
+        let d = self.devices.read().unwrap_or_else(|e| e.into_inner());
+        d.aors
+            .get(&key)
+            .into_iter()
+            .flatten()
+            .filter_map(|aor| d.by_aor.get(aor))
+            .flatten()
+            .filter(|(k, _)| *k == key)
+            .map(|(_, r)| r.clone())
+            .collect()
+    }
+
+    fn device_registered(&self, key: DeviceKey) -> bool {
+        let d = self.devices.read().unwrap_or_else(|e| e.into_inner());
+        d.aors.contains_key(&key)
     }
 
     fn get(&self, user: UserKey) -> usize {
@@ -121,13 +187,24 @@ pub struct Telephony {
     inner: Arc<Inner>,
 }
 
+/// The SIP listeners of the process, as bound.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SipAddrs {
+    /// UDP and TCP (same address and port).
+    pub udp_tcp: Option<SocketAddr>,
+    pub tls: Option<SocketAddr>,
+}
+
 struct Inner {
     commands: mpsc::Sender<runtime::Command>,
+    sip_addrs: SipAddrs,
     store: Arc<Store>,
     next_flow: AtomicU64,
     registrations: Arc<Registrations>,
     changes: broadcast::Sender<RegistrationChange>,
     config: TelephonyConfig,
+    live_agents: runtime::cc::LiveAgents,
+    cc_reload: contact_center::Reload,
 }
 
 impl Telephony {
@@ -165,6 +242,17 @@ impl Telephony {
                 .run(ops_rx, media.events),
         );
         tokio::spawn(history::write(store.clone(), history_rx));
+        let (cc_writes, cc_rx) = mpsc::unbounded_channel();
+        tokio::spawn(runtime::cc::write(store.clone(), cc_rx));
+        let live_agents = runtime::cc::LiveAgents::default();
+        let first_attempt_id = match store.max_attempt_id().await {
+            Ok(n) => n + 1,
+            Err(e) => {
+                tracing::error!("could not read the last attempt id: {e}");
+                // Far above any id a working store handed out before.
+                switchboard_store::now_ms()
+            }
+        };
         let rt = runtime::Runtime::new(
             store.clone(),
             config.clone(),
@@ -175,19 +263,58 @@ impl Telephony {
                 hub,
                 media_ops,
                 history,
+                cc_writes,
+                live_agents: live_agents.clone(),
+                first_attempt_id,
             },
         );
         tokio::spawn(rt.run(rx));
-        Ok(Self {
+        let udp_tcp = match config.sip_listen {
+            Some(addr) => Some(bind_udp_tcp(addr).await?),
+            None => None,
+        };
+        let tls = match &config.sip_tls {
+            Some((addr, cfg)) => {
+                let l = tokio::net::TcpListener::bind(addr).await?;
+                Some((l, Arc::new(tokio_rustls::TlsAcceptor::from(cfg.clone()))))
+            }
+            None => None,
+        };
+        let sip_addrs = SipAddrs {
+            udp_tcp: udp_tcp.as_ref().and_then(|(u, _)| u.local_addr().ok()),
+            tls: tls.as_ref().and_then(|(l, _)| l.local_addr().ok()),
+        };
+        let t = Self {
             inner: Arc::new(Inner {
                 commands,
+                sip_addrs,
                 store,
                 next_flow: AtomicU64::new(1),
                 registrations,
                 changes,
                 config,
+                live_agents,
+                cc_reload: contact_center::Reload::default(),
             }),
-        })
+        };
+        tokio::spawn(t.clone().reload_cc());
+        if let Some((udp, tcp)) = udp_tcp {
+            tokio::spawn(transport::udp::serve(t.clone(), Arc::new(udp)));
+            tokio::spawn(transport::stream::accept(t.clone(), tcp, None));
+        }
+        if let Some((listener, acceptor)) = tls {
+            tokio::spawn(transport::stream::accept(
+                t.clone(),
+                listener,
+                Some(acceptor),
+            ));
+        }
+        Ok(t)
+    }
+
+    /// Where the SIP listeners are bound.
+    pub fn sip_addrs(&self) -> SipAddrs {
+        self.inner.sip_addrs
     }
 
     pub fn config(&self) -> &TelephonyConfig {
@@ -228,6 +355,40 @@ impl Telephony {
     }
 }
 
+impl switchboard_api::presence::Presence for Telephony {
+    fn device_registrations(
+        &self,
+        domain_id: i64,
+        device_id: i64,
+    ) -> Vec<switchboard_model::Registration> {
+        self.inner.registrations.of_device((domain_id, device_id))
+    }
+
+    fn device_registered(&self, domain_id: i64, device_id: i64) -> bool {
+        self.inner
+            .registrations
+            .device_registered((domain_id, device_id))
+    }
+}
+
+/// Binds UDP and TCP on one address. For port 0 the two must still share a port: UDP picks one,
+/// TCP follows it, and a port TCP cannot have is tried again with another.
+async fn bind_udp_tcp(
+    addr: SocketAddr,
+) -> std::io::Result<(tokio::net::UdpSocket, tokio::net::TcpListener)> {
+    let mut last = None;
+    for _ in 0..16 {
+        let udp = tokio::net::UdpSocket::bind(addr).await?;
+        let bound = udp.local_addr()?;
+        match tokio::net::TcpListener::bind(bound).await {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(e) if addr.port() == 0 => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no port free for both UDP and TCP")))
+}
+
 /// Packets in flight from the media task to the recorder (~1.6 s of 500 two-party calls).
 const RECORD_QUEUE: usize = 80_000;
 
@@ -261,7 +422,13 @@ pub fn routes(telephony: Telephony) -> axum::Router {
 
 async fn status(axum::extract::State(t): axum::extract::State<Telephony>) -> axum::Json<Value> {
     let s = t.stats().await.unwrap_or_default();
+    // Where desk phones reach the server: public anyway, they are configured with it.
+    let addrs = t.sip_addrs();
     axum::Json(serde_json::json!({
+        "sip": {
+            "udp_tcp": addrs.udp_tcp.map(|a| a.to_string()),
+            "tls": addrs.tls.map(|a| a.to_string()),
+        },
         "flows": s.flows,
         "bindings": s.bindings,
         "aors": s.aors,

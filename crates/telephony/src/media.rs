@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use switchboard_calls::{LegId, MediaDirection};
 use switchboard_media::{
-    Direction, LegId as MediaLeg, MediaEvent, MediaHandle, RecordControl, RecordDone, Recorder,
+    sdp_kind, Direction, LegId as MediaLeg, LegKind, MediaEvent, MediaHandle, Prefer,
+    RecordControl, RecordDone, Recorder,
 };
 use switchboard_sip::transaction::TransactionId;
 use switchboard_store::{FileRow, Store};
@@ -22,18 +23,31 @@ use crate::runtime::Command;
 /// Which dialog a re-offer is for: the leg's incoming dialog or one of its forks.
 pub(crate) type DialogRef = Option<switchboard_calls::ForkId>;
 
+/// Which kinds of device a leg's forks ring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ForkKinds {
+    pub(crate) browsers: bool,
+    pub(crate) phones: bool,
+}
+
 /// One media operation, named after the call engine's output.
 #[derive(Debug)]
 pub(crate) enum MediaOp {
+    /// `g711`: a browser's offer is answered with G.711 first, because the other side is a
+    /// desk phone or a trunk (then the bridge relays without transcoding).
     CreateAnswerer {
         leg: LegId,
         offer: String,
+        g711: bool,
     },
     /// `near`: the leg it will be bridged to (placed on its media shard, so forwarding stays on
-    /// one thread).
+    /// one thread). `forks` says what the leg's forks ring: browsers get a WebRTC offer, desk
+    /// phones and trunks a plain RTP/AVP one; a leg ringing both gets both, and keeps the
+    /// endpoint of whichever answers.
     CreateOfferer {
         leg: LegId,
         near: Option<LegId>,
+        forks: ForkKinds,
     },
     AcceptAnswer {
         leg: LegId,
@@ -63,6 +77,12 @@ pub(crate) enum MediaOp {
     },
     Close {
         leg: LegId,
+    },
+    /// A device's re-INVITE came without SDP: our offer for its 2xx comes back as
+    /// `Command::ReinviteAnswer`.
+    OfferFor {
+        leg: LegId,
+        tx: TransactionId,
     },
     /// A re-INVITE offer from us: the SDP comes back as `Command::Reoffer`.
     Reoffer {
@@ -172,6 +192,10 @@ pub(crate) struct MediaWorker {
     media: MediaHandle,
     legs: HashMap<LegId, MediaLeg>,
     by_media: HashMap<MediaLeg, LegId>,
+    /// Legs that are plain RTP (desk phones, trunks).
+    rtp_legs: std::collections::HashSet<LegId>,
+    /// The phones' endpoint of a leg ringing browsers and phones, until one answers.
+    alt: HashMap<LegId, MediaLeg>,
     runtime: mpsc::Sender<Command>,
 }
 
@@ -186,6 +210,8 @@ impl MediaWorker {
             media,
             legs: HashMap::new(),
             by_media: HashMap::new(),
+            rtp_legs: std::collections::HashSet::new(),
+            alt: HashMap::new(),
             runtime,
         }
     }
@@ -214,6 +240,18 @@ impl MediaWorker {
         self.legs.get(leg).copied()
     }
 
+    /// Makes `alt` the leg's endpoint (a phone answered a leg that rang browsers too); returns
+    /// the one it replaces.
+    fn swap_in(&mut self, leg: &LegId, alt: MediaLeg) -> Option<MediaLeg> {
+        let old = self.legs.insert(leg.clone(), alt);
+        if let Some(o) = old {
+            self.by_media.remove(&o);
+        }
+        self.by_media.insert(alt, leg.clone());
+        self.rtp_legs.insert(leg.clone());
+        old
+    }
+
     /// Maps a newly created media leg to its call leg and tells the runtime its SDP (or that
     /// there is none).
     async fn created(
@@ -224,6 +262,9 @@ impl MediaWorker {
     ) {
         match created {
             Ok((ml, sdp)) => {
+                if sdp_kind(&sdp) == LegKind::Rtp {
+                    self.rtp_legs.insert(leg.clone());
+                }
                 self.legs.insert(leg.clone(), ml);
                 self.by_media.insert(ml, leg.clone());
                 self.back(Command::MediaReady {
@@ -240,23 +281,62 @@ impl MediaWorker {
     }
 
     async fn apply(&mut self, op: MediaOp) {
-        let m = &self.media;
+        // A handle of our own: the arms below also change the worker's maps.
+        let media = self.media.clone();
+        let m = &media;
         let result = match op {
-            MediaOp::CreateAnswerer { leg, offer } => {
-                let created = m.create_answerer(offer, None).await;
+            MediaOp::CreateAnswerer { leg, offer, g711 } => {
+                let prefer = if g711 { Prefer::G711 } else { Prefer::Opus };
+                let created = m.create_answerer_preferring(offer, None, prefer).await;
                 self.created(leg, created, "answerer").await;
                 Ok(())
             }
-            MediaOp::CreateOfferer { leg, near } => {
+            MediaOp::CreateOfferer { leg, near, forks } => {
+                let near_rtp = near.as_ref().is_some_and(|n| self.rtp_legs.contains(n));
                 let near = near.and_then(|n| self.leg(&n));
-                let created = m.create_offerer(near).await;
+                if forks.browsers && forks.phones {
+                    // The phones' offer first: the runtime has it when the INVITEs go out.
+                    match m.create_offerer_kind(near, LegKind::Rtp).await {
+                        Ok((ml, sdp)) => {
+                            self.alt.insert(leg.clone(), ml);
+                            self.back(Command::AltOffer {
+                                leg: leg.clone(),
+                                sdp,
+                            })
+                            .await;
+                        }
+                        Err(e) => tracing::warn!(%leg, "offer for the phones failed: {e}"),
+                    }
+                }
+                let created = if forks.phones && !forks.browsers {
+                    m.create_offerer_kind(near, LegKind::Rtp).await
+                } else if near_rtp {
+                    // A phone calls a browser: G.711 first, so the bridge is a plain relay.
+                    m.create_offerer_preferring(near, Prefer::G711).await
+                } else {
+                    m.create_offerer(near).await
+                };
                 self.created(leg, created, "offerer").await;
                 Ok(())
             }
-            MediaOp::AcceptAnswer { leg, sdp } => match self.leg(&leg) {
-                Some(ml) => m.accept_answer(ml, sdp).await,
-                None => Ok(()),
-            },
+            MediaOp::AcceptAnswer { leg, sdp } => {
+                // A leg that rang browsers and phones keeps the endpoint the answer is for.
+                if let Some(alt) = self.alt.remove(&leg) {
+                    let keep_alt = sdp_kind(&sdp) == LegKind::Rtp;
+                    let drop = if keep_alt {
+                        self.swap_in(&leg, alt)
+                    } else {
+                        Some(alt)
+                    };
+                    if let Some(d) = drop {
+                        let _ = m.close(d).await;
+                    }
+                }
+                match self.leg(&leg) {
+                    Some(ml) => m.accept_answer(ml, sdp).await,
+                    None => Ok(()),
+                }
+            }
             MediaOp::Bridge { a, b, call } => match (self.leg(&a), self.leg(&b)) {
                 (Some(x), Some(y)) => {
                     let r = m.bridge(x, y).await;
@@ -285,6 +365,10 @@ impl MediaWorker {
             },
             MediaOp::Close { leg } => match self.legs.remove(&leg) {
                 Some(ml) => {
+                    if let Some(alt) = self.alt.remove(&leg) {
+                        let _ = m.close(alt).await;
+                    }
+                    self.rtp_legs.remove(&leg);
                     self.by_media.remove(&ml);
                     if let Some(rec) = &mut self.recording {
                         rec.close(&leg, ml);
@@ -307,6 +391,14 @@ impl MediaWorker {
                     None => None,
                 };
                 self.back(Command::Reoffer { leg, dialog, sdp }).await;
+                Ok(())
+            }
+            MediaOp::OfferFor { leg, tx } => {
+                let offer = match self.leg(&leg) {
+                    Some(ml) => m.reoffer(ml, Direction::SendRecv).await.ok(),
+                    None => None,
+                };
+                self.back(Command::ReinviteAnswer { tx, sdp: offer }).await;
                 Ok(())
             }
             MediaOp::AcceptOffer { leg, tx, sdp } => {

@@ -15,15 +15,15 @@ use switchboard_calls::{
 };
 use switchboard_sip::dialog::{Dialog, DialogId};
 use switchboard_sip::header::name_addr::NameAddr;
-use switchboard_sip::header::via::Via;
 use switchboard_sip::header::HeaderName;
-use switchboard_sip::response::{make_response, new_branch, random_token};
+use switchboard_sip::response::{make_response, random_token};
 use switchboard_sip::transaction::{ClientState, TransactionId};
 use switchboard_sip::{FlowId, Method, Peer, Request, Response, SipUri, Uri};
 
 use super::{Command, Runtime, ALLOW};
 use crate::lookup::{self, Owner};
-use crate::media::MediaOp;
+use crate::media::{ForkKinds, MediaOp};
+use crate::transport::Transport;
 
 /// Session-Expires we ask for and accept (RFC 4028); webitel-sdk uses 120.
 const SESSION_EXPIRES: u32 = 120;
@@ -46,10 +46,12 @@ pub(super) struct Fork {
     dialog: Option<Dialog>,
     answered: bool,
     provisional: bool,
+    /// The gateway this fork dials through, if it goes to a provider.
+    gateway: Option<i64>,
 }
 
 /// Which dialog of a leg: the incoming one (`None`) or a fork's.
-type LegDialog = (LegId, Option<ForkId>);
+pub(super) type LegDialog = (LegId, Option<ForkId>);
 
 #[derive(Default)]
 pub(super) struct Calls {
@@ -59,7 +61,15 @@ pub(super) struct Calls {
     fork_tx: std::collections::HashMap<TransactionId, (LegId, ForkId)>,
     /// Server INVITE transactions of incoming legs (for CANCEL).
     invite_tx: std::collections::HashMap<TransactionId, LegId>,
-    dialogs: std::collections::HashMap<DialogId, LegDialog>,
+    pub(super) dialogs: std::collections::HashMap<DialogId, LegDialog>,
+    /// Credentials of the gateways outbound calls went to (From, digest answers).
+    gateway_creds: std::collections::HashMap<i64, switchboard_store::GatewayCredentials>,
+    /// The RTP/AVP offer for the phones of a leg that also rings browsers.
+    pub(super) alt_offers: std::collections::HashMap<LegId, String>,
+    /// Calls from trunks whose callee the gateway's routing schema decides, by call id.
+    pub(super) via_schema: std::collections::HashMap<String, i64>,
+    /// Forks whose INVITE already answered a provider's challenge (one try each).
+    challenged: std::collections::HashSet<(LegId, ForkId)>,
     /// Re-INVITEs we sent, waiting for their 2xx.
     reinvites: std::collections::HashMap<TransactionId, LegDialog>,
     /// Domain names by id, learnt from authenticated requests (the realm).
@@ -79,12 +89,8 @@ impl Calls {
     }
 }
 
-fn wall_ms() -> i64 {
+pub(super) fn wall_ms() -> i64 {
     switchboard_store::now_ms()
-}
-
-fn our_via() -> Via {
-    Via::new("WS", "switchboard.invalid", None, &new_branch())
 }
 
 fn party_uri(p: &Party, domain: &str) -> NameAddr {
@@ -95,14 +101,73 @@ fn party_uri(p: &Party, domain: &str) -> NameAddr {
     a
 }
 
-/// A registration as the engine sees it: `<flow>|<contact URI>`.
-pub(super) fn contact_ref(flow: FlowId, uri: &Uri) -> ContactRef {
-    ContactRef::new(format!("{}|{}", flow.0, uri))
+/// From and To of an INVITE to a provider: From is the gateway's account (register mode,
+/// as the provider bills it) or the caller's number at the trunk's host; To is the number.
+fn gateway_parties(
+    gw: &switchboard_store::GatewayCredentials,
+    from: &Party,
+    target: &Uri,
+) -> (NameAddr, NameAddr) {
+    let host = match target {
+        Uri::Sip(u) => u.host.clone(),
+        Uri::Other { .. } => String::new(),
+    };
+    let aor = switchboard_sip::registrant::GatewayAddr::parse(&gw.account, &gw.proxy)
+        .ok()
+        .filter(|_| gw.register)
+        .map(|a| a.aor);
+    let mut from_addr =
+        NameAddr::new(aor.unwrap_or_else(|| SipUri::new(Some(&from.extension), &host)));
+    if !from.name.is_empty() {
+        from_addr.display = Some(from.name.clone());
+    }
+    (from_addr, NameAddr::new(target.clone()))
 }
 
-fn parse_contact_ref(c: &ContactRef) -> Option<(FlowId, Uri)> {
-    let (flow, uri) = c.id.split_once('|')?;
-    Some((FlowId(flow.parse().ok()?), Uri::parse(uri).ok()?))
+/// What asks a desk phone to pick up at once (click-to-call rings the caller's own phone
+/// first), by the device's `brand`: `Call-Info` with `answer-after=0` is what most vendors
+/// honour, with `intercom=true` for Yealink-style phones; Polycom phones look for `Alert-Info:
+/// Auto Answer`. JsSIP ignores both.
+fn auto_answer_headers(host: &str, brand: &str) -> Vec<(String, String)> {
+    let call_info = (
+        "Call-Info".to_string(),
+        format!("<sip:{host}>;answer-after=0;intercom=true"),
+    );
+    if brand.to_ascii_lowercase().contains("polycom") {
+        vec![
+            call_info,
+            ("Alert-Info".to_string(), "Auto Answer".to_string()),
+        ]
+    } else {
+        vec![call_info]
+    }
+}
+
+/// A registration as the engine sees it: `<flow>|<source address>|<contact URI>`. Requests go
+/// over the flow it registered on, to the address its REGISTER came from (NAT, RFC 3581).
+pub(super) fn contact_ref(flow: FlowId, source: &str, uri: &Uri) -> ContactRef {
+    ContactRef::new(format!("{}|{}|{}", flow.0, source, uri))
+}
+
+/// A gateway as a fork target: `g<gateway id>:` before the flow, proxy address and URI.
+fn gateway_ref(gateway: i64, flow: FlowId, proxy: &str, uri: &Uri) -> ContactRef {
+    ContactRef::new(format!("g{gateway}:{}|{proxy}|{uri}", flow.0))
+}
+
+/// The gateway a fork target names, if it is one.
+fn gateway_of(c: &ContactRef) -> Option<i64> {
+    c.id.strip_prefix('g')?.split_once(':')?.0.parse().ok()
+}
+
+fn parse_contact_ref(c: &ContactRef) -> Option<(FlowId, String, Uri)> {
+    let plain = match gateway_of(c) {
+        Some(_) => c.id.split_once(':').map_or(c.id.as_str(), |(_, rest)| rest),
+        None => c.id.as_str(),
+    };
+    let mut parts = plain.splitn(3, '|');
+    let flow = FlowId(parts.next()?.parse().ok()?);
+    let source = parts.next()?.to_owned();
+    Some((flow, source, Uri::parse(parts.next()?).ok()?))
 }
 
 fn body_string(req_body: &bytes::Bytes) -> String {
@@ -110,12 +175,6 @@ fn body_string(req_body: &bytes::Bytes) -> String {
 }
 
 impl Runtime {
-    fn local_contact(&self) -> NameAddr {
-        let mut uri = SipUri::new(Some("switchboard"), &self.config.media_address.to_string());
-        uri.params.set("transport", Some("ws"));
-        NameAddr::new(uri)
-    }
-
     /// Feeds the call engine and carries out what it asks for.
     pub(super) fn call_input(&mut self, input: CallInput, now: Instant) {
         if let Err(e) = self.engine.handle(input, now, wall_ms()) {
@@ -148,23 +207,37 @@ impl Runtime {
     ) {
         self.calls.domains.insert(domain_id, domain);
         let leg = self.engine.new_leg_id();
-        let sip_call_id = req.headers.call_id().unwrap_or_default().to_owned();
-        let span = tracing::info_span!("call", leg = %leg, sip_call_id = %sip_call_id);
         let destination = match &req.uri {
             Uri::Sip(u) => u.user.clone().unwrap_or_default(),
             Uri::Other { .. } => String::new(),
         };
+        let from = Party::user(owner.user_id, domain_id, owner.extension, owner.name);
+        self.begin_incoming(tx, peer, req, leg, (from, destination), now);
+    }
+
+    /// An accepted INVITE becomes leg `leg` of a new call from `from` to `destination`.
+    pub(super) fn begin_incoming(
+        &mut self,
+        tx: TransactionId,
+        peer: Peer,
+        req: Request,
+        leg: LegId,
+        (from, destination): (Party, String),
+        now: Instant,
+    ) {
+        let sip_call_id = req.headers.call_id().unwrap_or_default().to_owned();
+        let span = tracing::info_span!("call", leg = %leg, sip_call_id = %sip_call_id);
         let display = req
             .headers
             .get(&HeaderName::Other("X-Webitel-Display".into()))
             .map(str::to_owned)
             .filter(|d| !d.is_empty());
         span.in_scope(
-            || tracing::info!(from = %owner.extension, to = %destination, "incoming call"),
+            || tracing::info!(from = %from.extension, to = %destination, "incoming call"),
         );
         let input = CallInput::IncomingCall {
             leg: leg.clone(),
-            from: Party::user(owner.user_id, domain_id, owner.extension, owner.name),
+            from,
             destination,
             sip_call_id,
             offer_sdp: body_string(&req.body),
@@ -219,7 +292,15 @@ impl Runtime {
             .map(|d| d.on_request(&req))
             .unwrap_or(Ok(()));
         let Some(tx) = tx else {
-            return; // ACK: nothing to do.
+            // ACK. It carries SDP only after a 2xx of ours with an offer (a re-INVITE that
+            // came without one): that is the answer.
+            if !req.body.is_empty() {
+                let _ = self.media_ops.send(MediaOp::AcceptAnswer {
+                    leg,
+                    sdp: body_string(&req.body),
+                });
+            }
+            return;
         };
         if let Err(e) = checked {
             tracing::debug!(%leg, "in-dialog request refused: {e}");
@@ -251,8 +332,12 @@ impl Runtime {
                     sdp: body_string(&req.body),
                 });
             }
-            Method::Invite => self.reply(tx, &req, 488, now),
+            Method::Invite => {
+                // No offer (§14.2): ours goes in the 2xx, the answer comes in the ACK.
+                let _ = self.media_ops.send(MediaOp::OfferFor { leg, tx });
+            }
             Method::Options => self.reply(tx, &req, 200, now),
+            Method::Refer => self.on_refer(tx, &req, leg, fork, now),
             _ => {
                 let mut r = make_response(&req, 405, None);
                 r.headers.push(HeaderName::Allow, ALLOW);
@@ -275,7 +360,10 @@ impl Runtime {
         sdp: Option<String>,
         now: Instant,
     ) {
-        let Some(req) = self.layer.server_request(tx).cloned() else {
+        let (Some(req), Some(flow)) = (
+            self.layer.server_request(tx).cloned(),
+            self.layer.server_peer(tx).map(|p| p.flow),
+        ) else {
             return;
         };
         let Some(sdp) = sdp else {
@@ -284,7 +372,7 @@ impl Runtime {
         };
         let mut r = make_response(&req, 200, None);
         r.headers
-            .push(HeaderName::Contact, self.local_contact().to_string());
+            .push(HeaderName::Contact, self.contact_for(flow).to_string());
         session_timer_headers(&req, &mut r);
         with_sdp(&mut r.headers, &mut r.body, sdp);
         self.respond(tx, r, now);
@@ -316,14 +404,31 @@ impl Runtime {
         body: Option<(&'static str, String)>,
         now: Instant,
     ) -> Option<TransactionId> {
+        self.send_in_dialog_with(leg, fork, method, &[], body, now)
+    }
+
+    /// [`Self::send_in_dialog`] with extra headers.
+    pub(super) fn send_in_dialog_with(
+        &mut self,
+        leg: &LegId,
+        fork: Option<ForkId>,
+        method: Method,
+        extra: &[(HeaderName, String)],
+        body: Option<(&'static str, String)>,
+        now: Instant,
+    ) -> Option<TransactionId> {
         let peer = match fork {
             None => self.calls.incoming.get(leg)?.peer.clone(),
             Some(f) => self.calls.forks.get(&(leg.clone(), f))?.peer.clone(),
         };
+        let via = self.via_for(peer.flow);
         let mut req = self
             .dialog_mut(leg, fork)?
-            .create_request(method.clone(), &our_via());
+            .create_request(method.clone(), &via);
         req.headers.push(HeaderName::Allow, ALLOW);
+        for (name, value) in extra {
+            req.headers.push(name.clone(), value.as_str());
+        }
         if let Some((ctype, text)) = body {
             with_body(&mut req.headers, &mut req.body, ctype, text);
         }
@@ -355,7 +460,15 @@ impl Runtime {
     }
 
     fn on_fork_response(&mut self, leg: LegId, fork: ForkId, resp: Response, now: Instant) {
-        let contact = self.local_contact();
+        let Some(flow) = self
+            .calls
+            .forks
+            .get(&(leg.clone(), fork))
+            .map(|f| f.peer.flow)
+        else {
+            return;
+        };
+        let contact = self.contact_for(flow);
         let Some(f) = self.calls.forks.get_mut(&(leg.clone(), fork)) else {
             return;
         };
@@ -394,13 +507,100 @@ impl Runtime {
                     );
                 }
             }
+            401 | 407
+                if f.gateway.is_some() && self.calls.challenged.insert((leg.clone(), fork)) =>
+            {
+                let old = f.tx;
+                self.calls.fork_tx.remove(&old);
+                self.answer_provider_challenge(leg, fork, &resp, now);
+            }
             code => {
                 self.calls.fork_tx.remove(&f.tx);
+                self.calls.challenged.remove(&(leg.clone(), fork));
                 self.call_input(
                     CallInput::ForkFailed {
                         leg,
                         fork,
                         sip_code: code,
+                    },
+                    now,
+                );
+            }
+        }
+    }
+
+    /// A provider challenged our INVITE (§22.2): the same INVITE again, CSeq one higher, with
+    /// the gateway's credentials. A second challenge fails the fork.
+    fn answer_provider_challenge(
+        &mut self,
+        leg: LegId,
+        fork: ForkId,
+        resp: &Response,
+        now: Instant,
+    ) {
+        let key = (leg.clone(), fork);
+        let Some(f) = self.calls.forks.get(&key) else {
+            return;
+        };
+        let (mut req, peer) = (f.request.clone(), f.peer.clone());
+        let creds = f.gateway.and_then(|g| self.calls.gateway_creds.get(&g));
+        let proxy = resp.status == 407;
+        let challenge = if proxy {
+            resp.headers.proxy_authenticate()
+        } else {
+            resp.headers.www_authenticate()
+        }
+        .ok()
+        .and_then(|c| c.into_iter().find(|a| a.is_digest()));
+        let auth = match (creds, challenge) {
+            (Some(c), Some(ch)) => switchboard_sip::digest::authorize(
+                &ch,
+                &Method::Invite,
+                &req.uri.to_string(),
+                &c.username,
+                switchboard_sip::digest::ClientSecret::Password(&c.password),
+                &random_token(),
+                1,
+            )
+            .ok(),
+            _ => None,
+        };
+        let Some(auth) = auth else {
+            self.call_input(
+                CallInput::ForkFailed {
+                    leg,
+                    fork,
+                    sip_code: resp.status,
+                },
+                now,
+            );
+            return;
+        };
+        let seq = req.headers.cseq().map(|c| c.seq + 1).unwrap_or(2);
+        req.headers.set(HeaderName::CSeq, format!("{seq} INVITE"));
+        req.headers
+            .set(HeaderName::Via, self.via_for(peer.flow).to_string());
+        let name = if proxy {
+            HeaderName::ProxyAuthorization
+        } else {
+            HeaderName::Authorization
+        };
+        req.headers.set(name, auth.to_string());
+        match self.layer.send_request(req.clone(), peer, now) {
+            Ok(tx) => {
+                self.calls.fork_tx.insert(tx, key.clone());
+                if let Some(f) = self.calls.forks.get_mut(&key) {
+                    f.tx = tx;
+                    f.request = req;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(%leg, "INVITE with credentials not sent: {e}");
+                self.call_input(
+                    CallInput::ForkFailed {
+                        leg,
+                        fork,
+                        sip_code: 503,
                     },
                     now,
                 );
@@ -421,10 +621,14 @@ impl Runtime {
                 .map(|f| f.peer.clone()),
             None => self.calls.incoming.get(leg).map(|i| i.peer.clone()),
         };
-        let (Some(peer), Some(d)) = (peer, self.dialog_mut(leg, fork)) else {
+        let Some(peer) = peer else {
             return;
         };
-        let ack = d.create_ack(cseq.seq, &our_via());
+        let via = self.via_for(peer.flow);
+        let Some(d) = self.dialog_mut(leg, fork) else {
+            return;
+        };
+        let ack = d.create_ack(cseq.seq, &via);
         self.layer.send_stateless(&peer, ack.to_bytes());
     }
 
@@ -490,17 +694,18 @@ impl Runtime {
         &mut self,
         lookup: LookupId,
         domain_id: i64,
-        result: Result<Option<Owner>, String>,
+        result: Result<lookup::Resolution, String>,
         now: Instant,
     ) {
         let target = match result {
-            Ok(Some(owner)) => {
+            Ok(lookup::Resolution::Gateways(dials)) => self.gateway_target(domain_id, dials),
+            Ok(lookup::Resolution::User(owner)) => {
                 let contacts = match self.calls.domains.get(&domain_id) {
                     Some(domain) => {
                         let aor = format!("sip:{}@{}", owner.extension, domain);
                         self.registrar
                             .lookup(&aor, now)
-                            .map(|b| contact_ref(b.flow, &b.contact.uri))
+                            .map(|b| contact_ref(b.flow, &b.source, &b.contact.uri))
                             .collect()
                     }
                     None => Vec::new(),
@@ -510,13 +715,88 @@ impl Runtime {
                     contacts,
                 }
             }
-            Ok(None) => Target::NotFound,
+            Ok(lookup::Resolution::Queue {
+                queue_id,
+                name,
+                after,
+            }) => {
+                self.cc.expect_join(after);
+                let name = if name.is_empty() {
+                    self.cc.queue_name(queue_id)
+                } else {
+                    name
+                };
+                Target::Queue { queue_id, name }
+            }
+            Ok(lookup::Resolution::Nothing) => Target::NotFound,
             Err(e) => {
                 tracing::error!("dial-plan lookup failed: {e}");
                 Target::NotFound
             }
         };
+        tracing::debug!(?target, "destination resolved");
         self.call_input(CallInput::DestinationResolved { lookup, target }, now);
+    }
+
+    /// Whether a fork target is a browser (its flow is a SIP WebSocket).
+    fn is_browser(&self, c: &ContactRef) -> bool {
+        parse_contact_ref(c)
+            .and_then(|(flow, _, _)| self.flows.get(&flow))
+            .is_none_or(|f| f.link.transport == Transport::Ws)
+    }
+
+    /// Whether the user an incoming leg dials has a browser registered: then its answer to a
+    /// browser caller asks for Opus; otherwise (desk phones, trunks, nobody) for G.711.
+    fn callee_has_browser(&self, leg: &LegId, now: Instant) -> bool {
+        let Some(inc) = self.calls.incoming.get(leg) else {
+            return true;
+        };
+        let Uri::Sip(u) = &inc.request.uri else {
+            return true;
+        };
+        let domain = match inc.request.headers.to().ok().map(|t| t.uri) {
+            Some(Uri::Sip(t)) => t.host.to_ascii_lowercase(),
+            _ => u.host.to_ascii_lowercase(),
+        };
+        let aor = format!("sip:{}@{domain}", u.user.as_deref().unwrap_or_default());
+        self.registrar.lookup(&aor, now).any(|b| {
+            self.flows
+                .get(&b.flow)
+                .is_some_and(|f| f.link.transport == Transport::Ws)
+        })
+    }
+
+    /// The gateways an outbound route bridges to, as the callee's forks. Their credentials
+    /// stay here for the provider's digest challenge; the callee is no user.
+    pub(super) fn gateway_target(
+        &mut self,
+        domain_id: i64,
+        dials: Vec<lookup::GatewayDial>,
+    ) -> Target {
+        let Some((flow, _)) = self.udp_flow() else {
+            return Target::Offline;
+        };
+        let number = dials.first().map(|d| d.number.clone()).unwrap_or_default();
+        let mut contacts = Vec::with_capacity(dials.len());
+        for d in dials {
+            let uri = Uri::Sip(SipUri::new(Some(&d.number), &d.host));
+            contacts.push(gateway_ref(
+                d.creds.gateway_id,
+                flow,
+                &d.proxy.to_string(),
+                &uri,
+            ));
+            self.calls.gateway_creds.insert(d.creds.gateway_id, d.creds);
+        }
+        Target::User {
+            user: Party {
+                user_id: None,
+                domain_id,
+                extension: number.clone(),
+                name: number,
+            },
+            contacts,
+        }
     }
 
     fn on_call_output(&mut self, out: CallOutput, now: Instant) {
@@ -544,19 +824,34 @@ impl Runtime {
                 to,
                 sip_call_id,
                 sdp,
-                headers,
+                mut headers,
+                auto_answer,
                 ..
-            } => self.send_invite(
-                leg,
-                fork,
-                &contact,
-                &from,
-                &to,
-                sip_call_id,
-                sdp,
-                headers,
-                now,
-            ),
+            } => {
+                if auto_answer {
+                    let host = self
+                        .calls
+                        .domains
+                        .get(&to.domain_id)
+                        .map_or("switchboard.invalid", String::as_str);
+                    let aor = format!("sip:{}@{host}", to.extension);
+                    let brand = parse_contact_ref(&contact)
+                        .and_then(|(_, _, uri)| self.device_brand(&aor, &uri, now))
+                        .unwrap_or("");
+                    headers.extend(auto_answer_headers(host, brand));
+                }
+                self.send_invite(
+                    leg,
+                    fork,
+                    &contact,
+                    &from,
+                    &to,
+                    sip_call_id,
+                    sdp,
+                    headers,
+                    now,
+                );
+            }
             CallOutput::Cancel {
                 leg,
                 fork,
@@ -577,10 +872,27 @@ impl Runtime {
                 });
             }
             CallOutput::CreateAnswerer { leg, offer } => {
-                let _ = self.media_ops.send(MediaOp::CreateAnswerer { leg, offer });
+                let g711 = !self.callee_has_browser(&leg, now);
+                let _ = self
+                    .media_ops
+                    .send(MediaOp::CreateAnswerer { leg, offer, g711 });
             }
             CallOutput::CreateOfferer { leg, near } => {
-                let _ = self.media_ops.send(MediaOp::CreateOfferer { leg, near });
+                // Browsers get a WebRTC offer, phones and trunks a plain RTP one.
+                let mut forks = ForkKinds {
+                    browsers: false,
+                    phones: false,
+                };
+                for c in self.engine.fork_contacts(&leg) {
+                    if self.is_browser(c) {
+                        forks.browsers = true;
+                    } else {
+                        forks.phones = true;
+                    }
+                }
+                let _ = self
+                    .media_ops
+                    .send(MediaOp::CreateOfferer { leg, near, forks });
             }
             CallOutput::AcceptAnswer { leg, sdp } => {
                 let _ = self.media_ops.send(MediaOp::AcceptAnswer { leg, sdp });
@@ -634,16 +946,22 @@ impl Runtime {
             }
             CallOutput::Resolve {
                 lookup,
+                call,
                 domain_id,
                 destination,
-                ..
             } => {
                 let store = self.store.clone();
                 let commands = self.commands.clone();
+                // A call from a trunk follows its gateway's schema, when it has one.
+                let schema = self.calls.via_schema.remove(&call.0);
                 tokio::spawn(async move {
-                    let result = lookup::user_by_extension(&store, domain_id, &destination)
-                        .await
-                        .map_err(|e| e.to_string());
+                    let result = match schema {
+                        Some(id) => {
+                            lookup::by_schema(&store, domain_id, id, &destination, &[]).await
+                        }
+                        None => lookup::resolve(&store, domain_id, &destination).await,
+                    }
+                    .map_err(|e| e.to_string());
                     let _ = commands
                         .send(Command::Resolved {
                             lookup,
@@ -669,10 +987,16 @@ impl Runtime {
             CallOutput::History(rec) => {
                 let _ = self.history.send(*rec);
             }
+            CallOutput::Tone { leg, on } => {
+                let _ = self.media_ops.send(MediaOp::Hold { tone_to: leg, on });
+            }
+            CallOutput::Queue(note) => self.on_queue_note(note, now),
         }
     }
 
     fn forget_leg(&mut self, leg: &LegId) {
+        self.calls.alt_offers.remove(leg);
+        self.calls.challenged.retain(|(l, _)| l != leg);
         if let Some(inc) = self.calls.incoming.remove(leg) {
             self.calls.invite_tx.remove(&inc.tx);
             if let Some(d) = inc.dialog {
@@ -699,7 +1023,10 @@ impl Runtime {
 
     /// 180 or 200 on a leg's incoming INVITE.
     fn answer_incoming(&mut self, leg: &LegId, status: u16, sdp: Option<String>, now: Instant) {
-        let contact = self.local_contact();
+        let Some(flow) = self.calls.incoming.get(leg).map(|i| i.peer.flow) else {
+            return;
+        };
+        let contact = self.contact_for(flow);
         let Some(inc) = self.calls.incoming.get_mut(leg) else {
             return;
         };
@@ -735,10 +1062,12 @@ impl Runtime {
         headers: Vec<(String, String)>,
         now: Instant,
     ) {
-        let target = parse_contact_ref(contact)
-            .and_then(|(flow, uri)| self.flows.get(&flow).map(|f| (flow, f.addr.clone(), uri)));
+        let target = parse_contact_ref(contact).and_then(|(flow, source, uri)| {
+            let reliable = self.flows.get(&flow)?.link.transport.reliable();
+            Some((flow, source, uri, reliable))
+        });
         let domain = self.calls.domains.get(&to.domain_id).cloned();
-        let (Some((flow, addr, uri)), Some(domain)) = (target, domain) else {
+        let (Some((flow, addr, uri, reliable)), Some(domain)) = (target, domain) else {
             self.call_input(
                 CallInput::ForkFailed {
                     leg,
@@ -751,15 +1080,20 @@ impl Runtime {
         };
         let mut req = Request::new(Method::Invite, uri);
         let h = &mut req.headers;
-        h.push(HeaderName::Via, our_via().to_string());
+        h.push(HeaderName::Via, self.via_for(flow).to_string());
         h.push(HeaderName::MaxForwards, "70");
-        let mut from_addr = party_uri(from, &domain);
+        let gateway = gateway_of(contact);
+        let (mut from_addr, to_addr) = match gateway.and_then(|g| self.calls.gateway_creds.get(&g))
+        {
+            Some(gw) => gateway_parties(gw, from, &req.uri),
+            None => (party_uri(from, &domain), party_uri(to, &domain)),
+        };
         from_addr.set_tag(&random_token());
         h.push(HeaderName::From, from_addr.to_string());
-        h.push(HeaderName::To, party_uri(to, &domain).to_string());
+        h.push(HeaderName::To, to_addr.to_string());
         h.push(HeaderName::CallId, sip_call_id);
         h.push(HeaderName::CSeq, "1 INVITE");
-        h.push(HeaderName::Contact, self.local_contact().to_string());
+        h.push(HeaderName::Contact, self.contact_for(flow).to_string());
         h.push(HeaderName::Allow, ALLOW);
         h.push(HeaderName::Supported, "timer");
         // The device refreshes the session (RFC 4028); we answer its UPDATEs.
@@ -770,11 +1104,16 @@ impl Runtime {
         for (name, value) in headers {
             h.push(HeaderName::parse(&name), value);
         }
+        // A phone among browsers gets the leg's RTP/AVP offer.
+        let sdp = match self.calls.alt_offers.get(&leg) {
+            Some(alt) if !self.is_browser(contact) => alt.clone(),
+            _ => sdp,
+        };
         with_sdp(&mut req.headers, &mut req.body, sdp);
         let peer = Peer {
             flow,
             addr,
-            reliable: true,
+            reliable,
         };
         match self.layer.send_request(req.clone(), peer.clone(), now) {
             Ok(tx) => {
@@ -788,6 +1127,7 @@ impl Runtime {
                         dialog: None,
                         answered: false,
                         provisional: false,
+                        gateway,
                     },
                 );
             }
@@ -853,7 +1193,7 @@ fn can_cancel(s: ClientState) -> bool {
 }
 
 /// Realm (domain) and user part of the From URI.
-fn from_identity(req: &Request) -> Option<(String, String)> {
+pub(super) fn from_identity(req: &Request) -> Option<(String, String)> {
     let from = req.headers.from().ok()?;
     match from.uri {
         Uri::Sip(u) => Some((u.host.to_ascii_lowercase(), u.user.unwrap_or_default())),
@@ -908,4 +1248,42 @@ fn dtmf_of_info(req: &Request) -> Option<char> {
     }?;
     matches!(digit, '0'..='9' | '*' | '#' | 'A'..='D' | 'a'..='d')
         .then(|| digit.to_ascii_uppercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_answer_is_call_info_and_polycom_also_gets_alert_info() {
+        let plain = auto_answer_headers("my-company.lo", "Yealink");
+        assert_eq!(
+            plain,
+            vec![(
+                "Call-Info".to_string(),
+                "<sip:my-company.lo>;answer-after=0;intercom=true".to_string()
+            )]
+        );
+        let poly = auto_answer_headers("my-company.lo", "Polycom");
+        assert_eq!(poly.len(), 2);
+        assert_eq!(
+            poly[1],
+            ("Alert-Info".to_string(), "Auto Answer".to_string())
+        );
+    }
+
+    #[test]
+    fn gateway_fork_targets_round_trip() {
+        let uri = Uri::parse("sip:+15551234@127.0.0.1:5070").unwrap();
+        let g = gateway_ref(7, FlowId(3), "127.0.0.1:5070", &uri);
+        assert_eq!(gateway_of(&g), Some(7));
+        let (flow, source, back) = parse_contact_ref(&g).unwrap();
+        assert_eq!(
+            (flow, source.as_str(), back),
+            (FlowId(3), "127.0.0.1:5070", uri.clone())
+        );
+        let plain = contact_ref(FlowId(4), "10.0.0.1:5060", &uri);
+        assert_eq!(gateway_of(&plain), None);
+        assert_eq!(parse_contact_ref(&plain).unwrap().0, FlowId(4));
+    }
 }

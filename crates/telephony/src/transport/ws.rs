@@ -16,12 +16,9 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
+use super::{is_keepalive, Link, Sink, Transport, MAX_MESSAGE};
 use crate::runtime::Command;
 use crate::Telephony;
-
-/// Largest SIP message accepted on a WebSocket (RFC 7118 leaves it to us; SDP offers with many
-/// candidates stay well under this).
-const MAX_MESSAGE: usize = 64 * 1024;
 
 /// `GET /sip`.
 pub async fn upgrade(
@@ -44,7 +41,13 @@ pub async fn upgrade(
 
 async fn serve(t: Telephony, socket: WebSocket, flow: switchboard_sip::FlowId, addr: String) {
     let (tx, mut rx) = mpsc::channel::<Bytes>(t.config().flow_queue);
-    if !t.send(Command::Open { flow, addr, tx }).await {
+    let link = Link {
+        transport: Transport::Ws,
+        peer: addr,
+        local: None,
+        sink: Sink::Stream(tx),
+    };
+    if !t.send(Command::Open { flow, link }).await {
         return;
     }
     tracing::debug!("sip websocket open");
@@ -71,10 +74,15 @@ async fn serve(t: Telephony, socket: WebSocket, flow: switchboard_sip::FlowId, a
                 Ok(_) => continue,
             };
             // RFC 7118 §5: keep-alive CRLFs are not SIP messages.
-            if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+            if is_keepalive(&bytes) {
                 continue;
             }
-            if !t.send(Command::Receive { flow, bytes }).await {
+            let cmd = Command::Receive {
+                flow,
+                from: None,
+                bytes,
+            };
+            if !t.send(cmd).await {
                 break;
             }
         }
