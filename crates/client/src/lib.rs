@@ -31,13 +31,14 @@ pub use decode::{decode_error, decode_list, decode_one};
 pub use error::Error;
 pub use switchboard_model as model;
 
-use reqwest::{Method, Url};
+pub use reqwest::Method;
+use reqwest::Url;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{json, Value};
 use switchboard_model::{
-    Device, LicenseV1, ListResponse, LoginRequest, LoginResponse, Role, User, UserAccessToken,
-    Userinfo,
+    Device, LicenseV1, ListResponse, LoginRequest, LoginResponse, Role, RoutingOutboundCall,
+    RoutingSchema, User, UserAccessToken, Userinfo,
 };
 
 /// The header that carries the access token.
@@ -312,6 +313,84 @@ impl Client {
             .await
     }
 
+    // ---- dialer members ---------------------------------------------------------------------
+
+    /// `GET /call_center/queues/{id}` (the whole queue, payload included).
+    pub async fn queue(&self, id: &str) -> Result<switchboard_model::Queue> {
+        self.one(Method::GET, &["call_center", "queues", id], None, &[])
+            .await
+    }
+
+    /// `GET /call_center/queues/{queue_id}/members` (filters: `q`, `destination`, `name`,
+    /// `stop_cause`, `id`; paging, `fields`).
+    pub async fn members(
+        &self,
+        queue_id: &str,
+        search: &Search,
+    ) -> Result<ListResponse<switchboard_model::Member>> {
+        self.list(&["call_center", "queues", queue_id, "members"], search)
+            .await
+    }
+
+    /// `POST /call_center/queues/{queue_id}/members/bulk`: all items or none; the new ids in
+    /// item order.
+    pub async fn create_members(
+        &self,
+        queue_id: &str,
+        bulk: &switchboard_model::MemberBulk,
+    ) -> Result<Vec<String>> {
+        let b = Self::body(bulk)?;
+        let r: switchboard_model::MemberBulkResponse = self
+            .one(
+                Method::POST,
+                &["call_center", "queues", queue_id, "members", "bulk"],
+                Some(&b),
+                &[],
+            )
+            .await?;
+        Ok(r.ids)
+    }
+
+    // ---- do-not-call lists -------------------------------------------------------------------
+
+    /// `POST /call_center/list`.
+    pub async fn create_list(
+        &self,
+        list: &switchboard_model::DncList,
+    ) -> Result<switchboard_model::DncList> {
+        let b = Self::body(list)?;
+        self.one(Method::POST, &["call_center", "list"], Some(&b), &[])
+            .await
+    }
+
+    /// `GET /call_center/list/{list_id}/communication` (filters: `q`, `id`,
+    /// `expire_at.from/.to`; paging, `fields`).
+    pub async fn list_communications(
+        &self,
+        list_id: &str,
+        search: &Search,
+    ) -> Result<ListResponse<switchboard_model::ListCommunication>> {
+        self.list(&["call_center", "list", list_id, "communication"], search)
+            .await
+    }
+
+    /// `POST /call_center/list/{list_id}/communication/bulk`: the numbers written and the
+    /// items refused, by index.
+    pub async fn create_list_communications(
+        &self,
+        list_id: &str,
+        bulk: &switchboard_model::ListCommunicationBulk,
+    ) -> Result<switchboard_model::ListCommunicationBulkResponse> {
+        let b = Self::body(bulk)?;
+        self.one(
+            Method::POST,
+            &["call_center", "list", list_id, "communication", "bulk"],
+            Some(&b),
+            &[],
+        )
+        .await
+    }
+
     // ---- users -----------------------------------------------------------------------------
 
     /// `POST /users` with the user itself as the body (roles, device, devices, license).
@@ -471,6 +550,86 @@ impl Client {
         self.send(Method::POST, &["users", "logout"], &[], Some(&json!({})))
             .await
             .map(drop)
+    }
+
+    // ---- routing ---------------------------------------------------------------------------
+
+    /// `POST /routing/schema`: a routing schema (`type` and the flow in `schema`).
+    pub async fn create_schema(&self, schema: &RoutingSchema) -> Result<RoutingSchema> {
+        let b = Self::body(schema)?;
+        self.one(Method::POST, &["routing", "schema"], Some(&b), &["schema"])
+            .await
+    }
+
+    /// `DELETE /routing/schema/{id}`.
+    pub async fn delete_schema(&self, id: &str) -> Result<()> {
+        self.send(Method::DELETE, &["routing", "schema", id], &[], None)
+            .await
+            .map(drop)
+    }
+
+    /// `POST /routing/outbound/calls`: an outbound route (`pattern` → `schema`).
+    pub async fn create_outbound_route(
+        &self,
+        route: &RoutingOutboundCall,
+    ) -> Result<RoutingOutboundCall> {
+        let b = Self::body(route)?;
+        self.one(
+            Method::POST,
+            &["routing", "outbound", "calls"],
+            Some(&b),
+            &["routing"],
+        )
+        .await
+    }
+
+    /// `DELETE /routing/outbound/calls/{id}`.
+    pub async fn delete_outbound_route(&self, id: &str) -> Result<()> {
+        self.send(
+            Method::DELETE,
+            &["routing", "outbound", "calls", id],
+            &[],
+            None,
+        )
+        .await
+        .map(drop)
+    }
+
+    // ---- contact center --------------------------------------------------------------------
+
+    /// `POST /call_center/agents`, e.g. `{"user": {"id": "10"}}` (the integration guide's
+    /// optional step); the reply is Webitel's Agent, `{"id": "5", "user": {…}, …}`.
+    pub async fn create_agent(&self, agent: &Value) -> Result<Value> {
+        self.one(Method::POST, &["call_center", "agents"], Some(agent), &[])
+            .await
+    }
+
+    /// `DELETE /call_center/agents/{id}`.
+    pub async fn delete_agent(&self, id: &str) -> Result<()> {
+        self.send(Method::DELETE, &["call_center", "agents", id], &[], None)
+            .await
+            .map(drop)
+    }
+
+    /// Any JSON request under the base (`segments` percent-encoded, `query` as given), for the
+    /// endpoints without a typed method, e.g. `call_center/queues/{id}/skills`. A reply
+    /// without a body is `{}`.
+    pub async fn json(
+        &self,
+        method: Method,
+        segments: &[&str],
+        query: &[(String, String)],
+        body: Option<&Value>,
+    ) -> Result<Value> {
+        let b = self.send(method, segments, query, body).await?;
+        if b.iter().all(u8::is_ascii_whitespace) {
+            return Ok(json!({}));
+        }
+        serde_json::from_slice(&b).map_err(|e| Error::Decode {
+            what: "reply",
+            source: e,
+            body: String::from_utf8_lossy(&b).chars().take(200).collect(),
+        })
     }
 }
 

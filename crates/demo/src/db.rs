@@ -105,6 +105,12 @@ pub struct UserRow {
     pub device_id: String,
     pub user_token: String,
     pub created_at: i64,
+    /// `web` or `sip`.
+    pub phone: String,
+    /// The device's SIP digest user name.
+    pub device_account: String,
+    /// The platform's contact-center agent, empty when the user is none.
+    pub agent_id: String,
 }
 
 impl UserRow {
@@ -121,12 +127,16 @@ impl UserRow {
             "user_id": self.platform_user_id,
             "device_id": self.device_id,
             "created_at": self.created_at,
+            "phone": self.phone,
+            "account": self.device_account,
+            "agent_id": Some(&self.agent_id).filter(|a| !a.is_empty()),
         })
     }
 }
 
 const USER_COLUMNS: &str = "id, login, password_hash, name, email, extension, license,
-    create_agent, platform_user_id, device_id, user_token, created_at";
+    create_agent, platform_user_id, device_id, user_token, created_at, phone, device_account,
+    agent_id";
 
 fn user_row(r: sqlx::sqlite::SqliteRow) -> UserRow {
     UserRow {
@@ -142,6 +152,9 @@ fn user_row(r: sqlx::sqlite::SqliteRow) -> UserRow {
         device_id: r.get(9),
         user_token: r.get(10),
         created_at: r.get(11),
+        phone: r.get(12),
+        device_account: r.get(13),
+        agent_id: r.get(14),
     }
 }
 
@@ -184,8 +197,9 @@ pub async fn insert_user(
 ) -> sqlx::Result<UserRow> {
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO users (login, password_hash, name, email, extension, license, create_agent,
-                            platform_user_id, device_id, user_token, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                            platform_user_id, device_id, user_token, created_at, phone,
+                            device_account, agent_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
     )
     .bind(&u.login)
     .bind(password_hash)
@@ -198,6 +212,9 @@ pub async fn insert_user(
     .bind(&p.device_id)
     .bind(&p.token)
     .bind(now_ms())
+    .bind(u.phone.as_str())
+    .bind(&p.account)
+    .bind(p.agent_id.as_deref().unwrap_or_default())
     .fetch_one(db)
     .await?;
     user(db, id).await?.ok_or(sqlx::Error::RowNotFound)
@@ -206,6 +223,87 @@ pub async fn insert_user(
 pub async fn delete_user(db: &SqlitePool, id: i64) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM users WHERE id = ?")
         .bind(id)
+        .execute(db)
+        .await
+        .map(drop)
+}
+
+/// A queue's number, as the demo made it on the platform.
+#[derive(Debug, Clone)]
+pub struct QueueNumber {
+    pub queue_id: String,
+    pub number: String,
+    pub schema_id: String,
+    pub route_id: String,
+}
+
+impl QueueNumber {
+    pub fn public(&self) -> Value {
+        json!({
+            "queue_id": self.queue_id,
+            "number": self.number,
+            "schema_id": self.schema_id,
+            "route_id": self.route_id,
+        })
+    }
+}
+
+fn queue_number_row(r: sqlx::sqlite::SqliteRow) -> QueueNumber {
+    QueueNumber {
+        queue_id: r.get(0),
+        number: r.get(1),
+        schema_id: r.get(2),
+        route_id: r.get(3),
+    }
+}
+
+pub async fn queue_numbers(db: &SqlitePool) -> sqlx::Result<Vec<QueueNumber>> {
+    Ok(sqlx::query(
+        "SELECT queue_id, number, schema_id, route_id FROM queue_numbers ORDER BY number",
+    )
+    .fetch_all(db)
+    .await?
+    .into_iter()
+    .map(queue_number_row)
+    .collect())
+}
+
+pub async fn queue_number(db: &SqlitePool, queue_id: &str) -> sqlx::Result<Option<QueueNumber>> {
+    Ok(sqlx::query(
+        "SELECT queue_id, number, schema_id, route_id FROM queue_numbers WHERE queue_id = ?",
+    )
+    .bind(queue_id)
+    .fetch_optional(db)
+    .await?
+    .map(queue_number_row))
+}
+
+pub async fn number_taken(db: &SqlitePool, number: &str) -> sqlx::Result<bool> {
+    Ok(sqlx::query("SELECT 1 FROM queue_numbers WHERE number = ?")
+        .bind(number)
+        .fetch_optional(db)
+        .await?
+        .is_some())
+}
+
+pub async fn insert_queue_number(db: &SqlitePool, n: &QueueNumber) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO queue_numbers (queue_id, number, schema_id, route_id, created_at)
+         VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(&n.queue_id)
+    .bind(&n.number)
+    .bind(&n.schema_id)
+    .bind(&n.route_id)
+    .bind(now_ms())
+    .execute(db)
+    .await
+    .map(drop)
+}
+
+pub async fn delete_queue_number(db: &SqlitePool, queue_id: &str) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM queue_numbers WHERE queue_id = ?")
+        .bind(queue_id)
         .execute(db)
         .await
         .map(drop)

@@ -24,6 +24,9 @@ struct Args {
     /// The administrator's password; generated and printed on first start when unset.
     #[arg(long, env = "SWITCHBOARD_DEMO_ADMIN_PASSWORD", hide_env_values = true)]
     admin_password: Option<String>,
+    /// Where desk phones send SIP (host:port), when the platform does not tell.
+    #[arg(long, env = "SWITCHBOARD_DEMO_SIP_SERVER")]
+    sip_server: Option<String>,
 }
 
 #[tokio::main]
@@ -39,6 +42,7 @@ async fn main() -> anyhow::Result<()> {
         data: args.data.clone(),
         defaults: None,
         admin_password: args.admin_password,
+        sip_server: args.sip_server,
     })
     .await?;
     if let Some(p) = generated {

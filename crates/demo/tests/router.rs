@@ -49,6 +49,7 @@ async fn admin_sign_in_sessions_and_secrets() {
             use_stun: false,
         }),
         admin_password: None,
+        sip_server: None,
     };
     let (demo, generated) = Demo::open(config.clone()).await.unwrap();
     let password = generated.expect("a password is generated on first start");
@@ -97,6 +98,16 @@ async fn admin_sign_in_sessions_and_secrets() {
     let bad = json!({ "name": "A", "extension": "12x", "login": "a", "password": "secret1" });
     let (s, _, v) = call(&app, "POST", "/demo/api/users", Some(&cookie), Some(bad)).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    // So is a desk phone's SIP password that is too short.
+    let bad = json!({ "name": "A", "extension": "12", "login": "a", "password": "secret1",
+                      "phone": "sip", "sip_password": "short12" });
+    let (s, _, v) = call(&app, "POST", "/demo/api/users", Some(&cookie), Some(bad)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("SIP password"), "{v}");
+    let bad = json!({ "name": "A", "extension": "12", "login": "a", "password": "secret1",
+                      "phone": "fax" });
+    let (s, _, _) = call(&app, "POST", "/demo/api/users", Some(&cookie), Some(bad)).await;
+    assert!(s.is_client_error(), "an unknown kind of phone is refused");
 
     let (s, c, _) = call(&app, "POST", "/demo/api/logout", Some(&cookie), None).await;
     assert_eq!(s, StatusCode::OK);

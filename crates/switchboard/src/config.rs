@@ -8,7 +8,8 @@ use std::path::PathBuf;
 /// Where the store lives; shared by every subcommand that opens it.
 #[derive(Args, Clone, Debug)]
 pub struct StoreArgs {
-    /// Data folder: the embedded database, the admin token, recordings.
+    /// Data folder: the embedded database, the admin token, the key sealing stored secrets
+    /// (secret.key), recordings.
     #[arg(long, env = "SWITCHBOARD_DATA", default_value = "data")]
     pub data: PathBuf,
     /// PostgreSQL URL (postgres://…); the embedded SQLite database in the data folder when unset.
@@ -51,6 +52,17 @@ pub struct ServeArgs {
     /// request when unset.
     #[arg(long, env = "SWITCHBOARD_SIP_PROXY")]
     pub sip_proxy: Option<String>,
+    /// SIP over UDP and TCP (desk phones, trunks), both on this address; `off` disables it.
+    #[arg(long, env = "SWITCHBOARD_SIP_LISTEN", default_value = "127.0.0.1:5060")]
+    pub sip_listen: Listen,
+    /// SIP over TLS on this address with the HTTPS certificate (--tls-cert, --tls-key); off
+    /// unless set.
+    #[arg(long, env = "SWITCHBOARD_SIP_TLS_LISTEN", requires = "tls_cert")]
+    pub sip_tls_listen: Option<SocketAddr>,
+    /// Seconds between OPTIONS pings to desk phones registered over UDP; a binding that misses
+    /// three in a row is dropped (0: no pings).
+    #[arg(long, env = "SWITCHBOARD_SIP_PING_INTERVAL", default_value_t = 30)]
+    pub sip_ping_interval: u64,
     /// PEM certificate chain; with --tls-key the listener serves HTTPS and WSS.
     #[arg(long, env = "SWITCHBOARD_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -88,4 +100,18 @@ pub struct ServeArgs {
     pub demo_admin_password: Option<String>,
     #[command(flatten)]
     pub store: StoreArgs,
+}
+
+/// A listener address, or `off`.
+#[derive(Clone, Copy, Debug)]
+pub struct Listen(pub Option<SocketAddr>);
+
+impl std::str::FromStr for Listen {
+    type Err = std::net::AddrParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "off" | "" => Ok(Self(None)),
+            s => s.parse().map(|a| Self(Some(a))),
+        }
+    }
 }

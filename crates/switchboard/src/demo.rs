@@ -52,6 +52,8 @@ pub async fn mount(
             use_stun: false,
         }),
         admin_password: args.demo_admin_password.clone(),
+        // The proxy handed to hardware phones, when set; else the demo asks /sip/status.
+        sip_server: args.sip_proxy.clone(),
     })
     .await?;
     if let Some(p) = generated {

@@ -3,8 +3,10 @@
 mod config;
 mod demo;
 mod domain;
+mod members;
 mod provision;
 mod serve;
+mod simulate;
 
 use clap::{Parser, Subcommand};
 
@@ -33,6 +35,16 @@ enum Command {
     /// Provision SPA users through any Webitel-compatible REST API (the integration guide's
     /// device → user → token flow); idempotent by extension.
     Provision(provision::ProvisionArgs),
+    /// Dialer members of a queue, through any Webitel-compatible REST API.
+    Members {
+        #[command(subcommand)]
+        command: members::MembersCommand,
+    },
+    /// Offline simulations (no server needed).
+    Simulate {
+        #[command(subcommand)]
+        command: simulate::SimulateCommand,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -53,6 +65,9 @@ fn main() -> anyhow::Result<()> {
             Some(Command::Serve(args)) => serve::run(args).await,
             Some(Command::Domain { command }) => domain::run(command).await,
             Some(Command::Provision(args)) => provision::run(args).await,
+            Some(Command::Members { command }) => members::run(command).await,
+            // Plain CPU work on this thread; nothing else runs meanwhile.
+            Some(Command::Simulate { command }) => simulate::run(command),
         }
     })
 }

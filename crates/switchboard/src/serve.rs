@@ -20,7 +20,9 @@ pub fn write_admin_token(data: &std::path::Path, file: &str, token: &str) -> any
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let store = Arc::new(args.store.open().await?);
+    // Seals stored secrets (gateway passwords); created on first start, keep it with the data.
+    let key = switchboard_store::SecretKey::load_or_create(&args.store.data.join("secret.key"))?;
+    let store = Arc::new(args.store.open().await?.with_secret_key(key));
     let bootstrap_token = std::env::var("SWITCHBOARD_BOOTSTRAP_TOKEN").ok();
     if let Some(seeded) = bootstrap::seed_domain(
         &store,
@@ -53,6 +55,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         tls: args.tls_cert.is_some(),
         ..Default::default()
     });
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            Some(axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key).await?)
+        }
+        _ => None,
+    };
+    let sip_tls = match (args.sip_tls_listen, &tls) {
+        (Some(addr), Some(tls)) => Some((addr, tls.get_inner())),
+        _ => None,
+    };
     let telephony = switchboard_telephony::Telephony::start(
         store.clone(),
         state.hub.clone(),
@@ -67,11 +79,24 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             no_answer_timeout: std::time::Duration::from_secs(args.no_answer_timeout),
             flow_loss_grace: std::time::Duration::from_secs(args.flow_loss_grace),
             recordings: args.record.then(|| args.store.data.join("recordings")),
+            sip_listen: args.sip_listen.0,
+            sip_tls,
+            sip_ping_interval: std::time::Duration::from_secs(args.sip_ping_interval),
             ..Default::default()
         },
     )
     .await?;
-    let state = state.with_call_control(Arc::new(telephony.clone()));
+    let sip = telephony.sip_addrs();
+    if let Some(addr) = sip.udp_tcp {
+        println!("sip listening on udp+tcp {addr}");
+    }
+    if let Some(addr) = sip.tls {
+        println!("sip listening on tls {addr}");
+    }
+    let state = state
+        .with_call_control(Arc::new(telephony.clone()))
+        .with_presence(Arc::new(telephony.clone()))
+        .with_contact_center(Arc::new(telephony.clone()));
     let app = switchboard_api::router(state).merge(switchboard_telephony::routes(telephony));
     let listener = std::net::TcpListener::bind(args.listen)?;
     listener.set_nonblocking(true)?;
@@ -84,9 +109,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         shutdown.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
     });
     let service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => {
-            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key).await?;
+    match tls {
+        Some(tls) => {
             println!("listening on https://{addr}");
             axum_server::from_tcp_rustls(listener, tls)
                 .handle(handle)

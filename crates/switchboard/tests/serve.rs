@@ -156,78 +156,17 @@ async fn domain_add_prints_a_token_that_sees_only_its_domain() {
 #[tokio::test]
 async fn tls_serves_https_on_the_same_listener() {
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    let (ca, ca_key) = (dir.path().join("ca.pem"), dir.path().join("ca.key"));
-    let csr = dir.path().join("leaf.csr");
-    let ext = dir.path().join("leaf.ext");
-    std::fs::write(
-        &ext,
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
-    )
-    .unwrap();
-    let openssl = |args: &[&std::ffi::OsStr]| {
-        let ok = std::process::Command::new("openssl")
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .expect("openssl");
-        assert!(ok.success(), "openssl {args:?}");
-    };
-    let os = |s: &'static str| std::ffi::OsStr::new(s);
-    // A private CA, and a server certificate it signs: what a real deployment looks like.
-    openssl(&[
-        os("req"),
-        os("-x509"),
-        os("-newkey"),
-        os("rsa:2048"),
-        os("-nodes"),
-        os("-days"),
-        os("1"),
-        os("-subj"),
-        os("/CN=Test CA"),
-        os("-keyout"),
-        ca_key.as_os_str(),
-        os("-out"),
-        ca.as_os_str(),
-    ]);
-    openssl(&[
-        os("req"),
-        os("-newkey"),
-        os("rsa:2048"),
-        os("-nodes"),
-        os("-subj"),
-        os("/CN=localhost"),
-        os("-keyout"),
-        key.as_os_str(),
-        os("-out"),
-        csr.as_os_str(),
-    ]);
-    openssl(&[
-        os("x509"),
-        os("-req"),
-        os("-in"),
-        csr.as_os_str(),
-        os("-CA"),
-        ca.as_os_str(),
-        os("-CAkey"),
-        ca_key.as_os_str(),
-        os("-CAcreateserial"),
-        os("-days"),
-        os("1"),
-        os("-extfile"),
-        ext.as_os_str(),
-        os("-out"),
-        cert.as_os_str(),
-    ]);
+    let certs = common::tls::private_ca();
+    let (ca, cert, key) = (&certs.ca, &certs.cert, &certs.key);
     let port = common::free_port();
     let mut child = std::process::Command::new(common::bin())
         .arg("serve")
         .env("SWITCHBOARD_DATA", dir.path().join("data"))
         .env("SWITCHBOARD_LISTEN", format!("127.0.0.1:{port}"))
+        .env("SWITCHBOARD_SIP_LISTEN", "off")
         .env("SWITCHBOARD_BOOTSTRAP_TOKEN", "tls-admin-token")
-        .env("SWITCHBOARD_TLS_CERT", &cert)
-        .env("SWITCHBOARD_TLS_KEY", &key)
+        .env("SWITCHBOARD_TLS_CERT", cert)
+        .env("SWITCHBOARD_TLS_KEY", key)
         .env_remove("SWITCHBOARD_DATABASE_URL")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -247,7 +186,7 @@ async fn tls_serves_https_on_the_same_listener() {
         line.as_deref(),
         Some(format!("listening on https://127.0.0.1:{port}").as_str())
     );
-    let ca = reqwest::Certificate::from_pem(&std::fs::read(&ca).unwrap()).unwrap();
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(ca).unwrap()).unwrap();
     let client = reqwest::Client::builder()
         .add_root_certificate(ca)
         .build()

@@ -5,6 +5,10 @@
 // Each test binary compiles this module and uses a different part of it.
 #![allow(dead_code)]
 
+pub mod baresip;
+pub mod sipp;
+pub mod tls;
+
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Output, Stdio};
@@ -16,9 +20,13 @@ use tempfile::TempDir;
 /// How long a server may take to print `listening on …`.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The `switchboard` executable under test.
-pub fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_switchboard")
+/// The `switchboard` executable under test: `SWITCHBOARD_TEST_BIN` when set (a copy taken
+/// right after the build, safe from other builds sharing the target folder), else Cargo's.
+pub fn bin() -> String {
+    std::env::var("SWITCHBOARD_TEST_BIN")
+        .ok()
+        .filter(|b| !b.is_empty())
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_switchboard").to_string())
 }
 
 /// A random lowercase alphanumeric string.
@@ -41,6 +49,17 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A port free for both UDP and TCP right now (SIP listens on both).
+pub fn free_udp_tcp_port() -> u16 {
+    loop {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind udp");
+        let port = udp.local_addr().expect("udp addr").port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
 /// A running `switchboard serve`. Dropping it kills the process.
 pub struct Server {
     /// `http://127.0.0.1:<port>`, without `/api`.
@@ -50,6 +69,12 @@ pub struct Server {
     /// The data folder; it outlives restarts.
     pub data: TempDir,
     pub addr: SocketAddr,
+    /// SIP over UDP and TCP (kept across restarts).
+    pub sip: SocketAddr,
+    /// SIP over TLS, for a server started with [`Server::start_tls`].
+    pub sip_tls: Option<SocketAddr>,
+    /// The CA that signed the server's certificate, when it serves HTTPS.
+    pub ca: Option<std::path::PathBuf>,
     env: Vec<(String, String)>,
     child: Option<Child>,
     logs: Arc<Mutex<String>>,
@@ -64,13 +89,24 @@ impl Server {
     /// Like [`Server::start`], with extra environment variables for `serve` (e.g.
     /// `SWITCHBOARD_LICENSE_SEATS`); they also apply to every restart.
     pub fn start_with(env: &[(&str, &str)]) -> Self {
+        Self::launch(env, None)
+    }
+
+    /// HTTPS, WSS and SIP over TLS with a certificate from `certs`.
+    pub fn start_tls(certs: &tls::Certs, env: &[(&str, &str)]) -> Self {
+        Self::launch(env, Some(certs))
+    }
+
+    fn launch(env: &[(&str, &str)], certs: Option<&tls::Certs>) -> Self {
         let data = tempfile::tempdir().expect("temp data dir");
         let token = format!("test-{}", random(32));
         let port = free_port();
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let sip: SocketAddr = ([127, 0, 0, 1], free_udp_tcp_port()).into();
         let mut all: Vec<(String, String)> = vec![
             ("SWITCHBOARD_DATA".into(), data.path().display().to_string()),
             ("SWITCHBOARD_LISTEN".into(), addr.to_string()),
+            ("SWITCHBOARD_SIP_LISTEN".into(), sip.to_string()),
             ("SWITCHBOARD_BOOTSTRAP_TOKEN".into(), token.clone()),
             (
                 "SWITCHBOARD_LOG".into(),
@@ -80,12 +116,23 @@ impl Server {
         if let Some(url) = postgres_database() {
             all.push(("SWITCHBOARD_DATABASE_URL".into(), url));
         }
+        let sip_tls: Option<SocketAddr> = certs.map(|c| {
+            let tls: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+            all.push(("SWITCHBOARD_TLS_CERT".into(), c.cert.display().to_string()));
+            all.push(("SWITCHBOARD_TLS_KEY".into(), c.key.display().to_string()));
+            all.push(("SWITCHBOARD_SIP_TLS_LISTEN".into(), tls.to_string()));
+            tls
+        });
+        let scheme = if certs.is_some() { "https" } else { "http" };
         all.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let mut s = Server {
-            base: format!("http://{addr}"),
+            base: format!("{scheme}://{addr}"),
             token,
             data,
             addr,
+            sip,
+            sip_tls,
+            ca: certs.map(|c| c.ca.clone()),
             env: all,
             child: None,
             logs: Arc::new(Mutex::new(String::new())),
@@ -97,6 +144,16 @@ impl Server {
     /// The REST base as SPAs configure it: `http://127.0.0.1:<port>/api`.
     pub fn api(&self) -> String {
         format!("{}/api", self.base)
+    }
+
+    /// An HTTP client that trusts this server's certificate.
+    pub fn http(&self) -> reqwest::Client {
+        let mut b = reqwest::Client::builder();
+        if let Some(ca) = &self.ca {
+            let pem = std::fs::read(ca).expect("read CA");
+            b = b.add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("CA pem"));
+        }
+        b.build().expect("http client")
     }
 
     /// A typed client with the administrator's token.
