@@ -23,17 +23,21 @@ async function spawnServer(env = {}) {
       ...process.env,
       SWITCHBOARD_DATA: data,
       SWITCHBOARD_LISTEN: '127.0.0.1:0',
+      SWITCHBOARD_SIP_LISTEN: '127.0.0.1:0',
       SWITCHBOARD_LOG: process.env.SWITCHBOARD_LOG || 'warn',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  let sip = null;
   const base = await new Promise((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 30000);
     child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${out}`)));
     child.stdout.on('data', (chunk) => {
       out += chunk;
+      const udp = out.match(/sip listening on udp\+tcp (\S+)/);
+      if (udp) sip = udp[1];
       const m = out.match(/listening on (https?:\/\/\S+)/);
       if (m) {
         clearTimeout(timer);
@@ -43,6 +47,7 @@ async function spawnServer(env = {}) {
   });
   return {
     base,
+    sip,
     data,
     async stop() {
       child.kill('SIGINT');
@@ -55,9 +60,12 @@ async function spawnServer(env = {}) {
 /** Starts the server with a known integration token; `extraEnv` as for `spawnServer`. */
 async function startServer(extraEnv = {}) {
   const admin = crypto.randomBytes(24).toString('hex');
-  const { base, stop } = await spawnServer({ SWITCHBOARD_BOOTSTRAP_TOKEN: admin, ...extraEnv });
+  const { base, sip, stop } = await spawnServer({
+    SWITCHBOARD_BOOTSTRAP_TOKEN: admin, ...extraEnv,
+  });
   const server = {
     base,
+    sip,
     wsBase: base.replace(/^http/, 'ws'),
     admin,
     domain: 'my-company.lo',
@@ -79,6 +87,7 @@ async function startServer(extraEnv = {}) {
   };
   const roles = await server.rest('GET', '/roles?size=100');
   server.userRole = roles.items.find((r) => r.name === 'user').id;
+  server.agentRole = roles.items.find((r) => r.name === 'agent').id;
   const lic = await server.rest('GET', '/license');
   server.licenseId = lic.items[0].id;
   return server;
@@ -88,9 +97,10 @@ let seq = 0;
 
 /**
  * The guide's flow: a WebRTC device, a user owning it with an extension and a licence, a token.
- * `device: false` or `license: false` leave those out; extensions count up from 1001.
+ * `device: false` or `license: false` leave those out; `role` replaces the `user` role (e.g.
+ * `server.agentRole`); extensions count up from 1001.
  */
-async function provisionUser(server, { device = true, license = true } = {}) {
+async function provisionUser(server, { device = true, license = true, role } = {}) {
   const n = `${process.pid}${++seq}${Date.now() % 100000}`;
   const account = `dev${n}`;
   const password = crypto.randomBytes(9).toString('base64url');
@@ -104,7 +114,7 @@ async function provisionUser(server, { device = true, license = true } = {}) {
     username: `u${n}`,
     password: crypto.randomBytes(12).toString('hex'),
     extension,
-    roles: [{ id: server.userRole }],
+    roles: [{ id: role || server.userRole }],
     ...(dev ? { device: { id: dev.id }, devices: [{ id: dev.id }] } : {}),
     license: license ? [{ id: server.licenseId }] : [],
   });

@@ -8,98 +8,18 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
-const { chromium } = require('playwright-core');
-const { spawnServer } = require('../../lib/server');
+const { SHOTS, browser, createUser, message, shot, signIn, startServer } = require('../lib/ui');
 
-const ROOT = path.resolve(__dirname, '..');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const SHOTS = path.join(ROOT, 'screenshots');
 const ADMIN_PASSWORD = 'demo-admin-pass-1';
 // Calls need the telephony runtime (SIP B2BUA with media); DEMO_E2E_CALLS=0 skips that part.
 const CALLS = process.env.DEMO_E2E_CALLS !== '0';
-
-async function startServer() {
-  const server = await spawnServer({ SWITCHBOARD_DEMO_ADMIN_PASSWORD: ADMIN_PASSWORD });
-  const admin = fs.readFileSync(path.join(server.data, 'admin.token'), 'utf8').trim();
-  return {
-    ...server,
-    /** The platform's REST API with its administrator token: only to check what the demo did. */
-    async rest(method, url) {
-      const res = await fetch(`${server.base}/api${url}`, { method, headers: { 'X-Webitel-Access': admin } });
-      const text = await res.text();
-      return { status: res.status, body: text ? JSON.parse(text) : null };
-    },
-  };
-}
-
-async function browser(viewport = { width: 1100, height: 900 }) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-demo-chromium-'));
-  const ctx = await chromium.launchPersistentContext(dir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport,
-    args: [
-      '--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
-      '--allow-loopback-in-peer-connection', '--autoplay-policy=no-user-gesture-required',
-    ],
-  });
-  const page = ctx.pages()[0] || (await ctx.newPage());
-  page.on('pageerror', (e) => console.error('[page error]', e.message));
-  if (process.env.DEMO_E2E_CONSOLE) page.on('console', (m) => console.error('[console]', m.text()));
-  return {
-    page,
-    async close() {
-      await ctx.close();
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-async function shot(page, name) {
-  fs.mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
-}
-
-/** The text of the page's message area once it says something other than "…ing…". */
-async function message(page) {
-  const loc = page.locator('.messages .msg').last();
-  await loc.waitFor();
-  await page.waitForFunction(() => {
-    const m = [...document.querySelectorAll('.messages .msg')].pop();
-    return m && !m.classList.contains('msg-info');
-  }, null, { timeout: 30000 });
-  return (await loc.textContent()).trim();
-}
-
-async function createUser(page, u) {
-  await page.getByLabel('Name', { exact: true }).fill(u.name);
-  await page.getByLabel('E-mail').fill(u.email);
-  await page.getByLabel('Extension').fill(u.extension);
-  await page.getByLabel('Sign-in name').fill(u.login);
-  await page.getByLabel('Password').fill(u.password);
-  if (u.agent) await page.getByLabel('Create a contact-center agent').check();
-  await page.getByRole('button', { name: 'Create user' }).click();
-  return message(page);
-}
-
-async function signIn(page, base, u) {
-  await page.goto(`${base}/#/signin`);
-  await page.getByLabel('Sign-in name').fill(u.login);
-  await page.getByLabel('Password').fill(u.password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.locator('.reg[data-state="registered"]').waitFor({ timeout: 20000 });
-}
 
 const alice = { name: 'Alice Archer', email: 'alice@example.com', extension: '1001', login: 'alice', password: 'alice-pass' };
 const bob = { name: 'Bob Baker', email: 'bob@example.com', extension: '1002', login: 'bob', password: 'bob-pass' };
 
 test('the demo SPA: settings, users, two web phones, a call, history', async (t) => {
   fs.rmSync(SHOTS, { recursive: true, force: true });
-  const server = await startServer();
+  const server = await startServer(ADMIN_PASSWORD);
   t.after(() => server.stop());
 
   // ---- the administrator ----------------------------------------------------------------

@@ -55,10 +55,12 @@ export class Phone {
   private active: HTMLElement;
   private msg = messages();
   private timer = 0;
-  /** Brings the phone page forward: an incoming call, or the connection lost. */
-  private onAttention: () => void;
+  /** Brings the phone page forward: an incoming call (given), or the connection lost. */
+  private onAttention: (call?: Call) => void;
+  /** Others that follow the calls (the agent page). */
+  private listeners: ((action: string, call: Call) => void)[] = [];
 
-  constructor(private me: Me, onAttention: () => void) {
+  constructor(private me: Me, onAttention: (call?: Call) => void) {
     this.onAttention = onAttention;
     this.regState = h('p', { class: 'reg', role: 'status', 'aria-live': 'polite', 'data-state': 'connecting' }, 'Connecting…');
     this.number = h('input', {
@@ -142,6 +144,15 @@ export class Phone {
     }
   }
 
+  /** The SDK client once connected (the agent page shares its socket and phone). */
+  get sdk(): Client | null {
+    return this.client;
+  }
+
+  onCallEvent(fn: (action: string, call: Call) => void): void {
+    this.listeners.push(fn);
+  }
+
   async stop(): Promise<void> {
     window.clearInterval(this.timer);
     if (this.client) await this.client.destroy().catch(() => undefined);
@@ -193,7 +204,8 @@ export class Phone {
       if (action === 'active' || action === 'bridge') this.attachAudio(call);
     }
     this.render();
-    if (action === 'ringing' && call.direction === 'inbound') this.onAttention();
+    if (action === 'ringing' && call.direction === 'inbound') this.onAttention(call);
+    for (const fn of this.listeners) fn(action, call);
   }
 
   private party(call: Call): string {
