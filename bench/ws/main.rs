@@ -134,6 +134,7 @@ async fn main() {
         .arg("serve")
         .env("SWITCHBOARD_DATA", data.path())
         .env("SWITCHBOARD_LISTEN", "127.0.0.1:0")
+        .env("SWITCHBOARD_SIP_LISTEN", "off")
         .env("SWITCHBOARD_BOOTSTRAP_TOKEN", &admin)
         .env("SWITCHBOARD_LICENSE_SEATS", "100000")
         .env("SWITCHBOARD_LOG", "warn")
