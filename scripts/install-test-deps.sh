@@ -5,6 +5,8 @@ need=()
 command -v node >/dev/null || need+=(nodejs npm)
 command -v psql >/dev/null || need+=(postgresql-client)
 command -v pkg-config >/dev/null || need+=(pkg-config)
+# libopus for the media engine's Opus<->G.711 transcoder (linked through pkg-config).
+pkg-config --exists opus 2>/dev/null || need+=(libopus-dev)
 # Browser tests (tests/e2e) drive Debian's Chromium.
 command -v chromium >/dev/null || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
@@ -19,4 +21,10 @@ if ! command -v ffprobe >/dev/null || ! command -v sox >/dev/null; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends ffmpeg sox
+fi
+# Desk phone and trunk tests: SIPp (sip-tester) and baresip as real SIP peers.
+if ! command -v sipp >/dev/null || ! command -v baresip >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends sip-tester baresip-core
 fi

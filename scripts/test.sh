@@ -46,5 +46,14 @@ for suite in tests/sdk tests/e2e tests/demo; do
   fi
 done
 
+# The registration benchmark's smoke run (Switchboard beside Kamailio, a few seconds each): keeps
+# bench/sip working; the debug build's figures mean nothing, the full run is bench/sip/run.sh.
+step "benchmark smoke (bench/sip, debug build)"
+SWITCHBOARD_BIN="$bin" bench/sip/run.sh --smoke
+# The queue benchmark's smoke run (20 agents, 5 calls/s for a few seconds): fails on a lost or
+# stuck call; the full run is bench/cc/run.sh.
+step "benchmark smoke (bench/cc, debug build)"
+SWITCHBOARD_BIN="$bin" bench/cc/run.sh --smoke
+
 echo
 echo "all suites passed"
