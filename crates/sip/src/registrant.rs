@@ -726,9 +726,32 @@ impl Registrant {
         self.lost(RState::Timeout, now);
     }
 
-    /// The transport could not deliver our REGISTER: INTERNAL_ERROR, retry later.
+    /// The transport could not deliver our REGISTER, or there is no transport to send the
+    /// one due over: INTERNAL_ERROR, retry later.
     pub fn transport_error(&mut self, now: Instant) {
         self.lost(RState::InternalError, now);
+    }
+
+    /// The connection the binding was made over (TCP, TLS) is gone: the provider can no
+    /// longer reach us through it, so the binding counts for nothing and a new REGISTER goes
+    /// out now, over a new connection. An outstanding REGISTER fails on its own transaction.
+    pub fn connection_lost(&mut self, now: Instant) {
+        let was_bound = self.bound(now);
+        self.bound_until = None;
+        if !self.running {
+            if matches!(self.phase, Phase::Queued(Kind::Unregister)) {
+                self.idle();
+            }
+            return;
+        }
+        if !was_bound {
+            // Retrying after a failure already: the backoff stands.
+            return;
+        }
+        match self.phase {
+            Phase::Waiting(_) => self.begin_attempt(now),
+            _ => self.state = self.progress_state(false, now),
+        }
     }
 
     // -- transitions --------------------------------------------------------
@@ -738,12 +761,14 @@ impl Registrant {
             Phase::InFlight {
                 kind: Kind::Register,
                 ..
-            } => self.fail(failure, None, now),
+            }
+            | Phase::Queued(Kind::Register) => self.fail(failure, None, now),
             Phase::InFlight {
                 kind: Kind::Unregister,
                 ..
-            } => self.unregistered(now),
-            _ => {}
+            }
+            | Phase::Queued(Kind::Unregister) => self.unregistered(now),
+            Phase::Idle | Phase::Waiting(_) => {}
         }
     }
 

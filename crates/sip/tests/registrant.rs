@@ -314,6 +314,29 @@ fn refresh_at_expires_minus_32_reuses_the_nonce_and_stays_registered() {
 }
 
 #[test]
+fn a_lost_connection_registers_again_at_once() {
+    let t0 = Instant::now();
+    let mut p = Provider::new(t0);
+    let mut r = Registrant::new(config(PASSWORD));
+    registered(&mut r, &mut p, t0);
+    let later = t0 + secs(100);
+    r.connection_lost(later);
+    assert!(r.has_request(), "no waiting for the refresh");
+    assert_eq!(r.state(), RState::Registering, "the old binding is gone");
+    exchange(&mut r, &mut p, later);
+    assert_eq!(r.state(), RState::Registered);
+    assert_eq!(r.bound_until(), Some(later + secs(600)));
+
+    // Stopped and unregistered: a lost connection changes nothing.
+    r.stop(later);
+    exchange(&mut r, &mut p, later);
+    assert_eq!(r.state(), RState::NotRegistered);
+    r.connection_lost(later);
+    assert!(!r.has_request());
+    assert_eq!(r.state(), RState::NotRegistered);
+}
+
+#[test]
 fn refresh_uses_the_expiry_the_registrar_granted() {
     let t0 = Instant::now();
     let cfg = RegistrarConfig {

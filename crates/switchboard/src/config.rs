@@ -63,6 +63,10 @@ pub struct ServeArgs {
     /// three in a row is dropped (0: no pings).
     #[arg(long, env = "SWITCHBOARD_SIP_PING_INTERVAL", default_value_t = 30)]
     pub sip_ping_interval: u64,
+    /// PEM file of certificate authorities trusted for TLS to trunks (`sips:` proxies),
+    /// besides the public web roots: a provider's private CA.
+    #[arg(long, env = "SWITCHBOARD_SIP_TRUNK_CA")]
+    pub sip_trunk_ca: Option<PathBuf>,
     /// PEM certificate chain; with --tls-key the listener serves HTTPS and WSS.
     #[arg(long, env = "SWITCHBOARD_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,

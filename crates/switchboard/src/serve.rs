@@ -65,6 +65,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         (Some(addr), Some(tls)) => Some((addr, tls.get_inner())),
         _ => None,
     };
+    let sip_trunk_ca = match &args.sip_trunk_ca {
+        Some(path) => read_certificates(path)?,
+        None => Vec::new(),
+    };
     let telephony = switchboard_telephony::Telephony::start(
         store.clone(),
         state.hub.clone(),
@@ -82,6 +86,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             sip_listen: args.sip_listen.0,
             sip_tls,
             sip_ping_interval: std::time::Duration::from_secs(args.sip_ping_interval),
+            sip_trunk_ca,
             ..Default::default()
         },
     )
@@ -127,4 +132,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     store.close().await;
     Ok(())
+}
+
+/// The certificates of a PEM file; one that holds none is an error, not an empty trust list.
+fn read_certificates(
+    path: &std::path::Path,
+) -> anyhow::Result<Vec<rustls::pki_types::CertificateDer<'static>>> {
+    use rustls::pki_types::pem::PemObject;
+    let certs = rustls::pki_types::CertificateDer::pem_file_iter(path)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    anyhow::ensure!(!certs.is_empty(), "{}: no certificate", path.display());
+    Ok(certs)
 }

@@ -66,6 +66,9 @@ pub struct TelephonyConfig {
     pub sip_tls: Option<(SocketAddr, Arc<rustls::ServerConfig>)>,
     /// OPTIONS pings to UDP bindings (RFC 3261 has no keepalive for UDP phones); zero: none.
     pub sip_ping_interval: Duration,
+    /// Certificate authorities trusted for TLS to trunks, besides the public web roots (a
+    /// provider's private CA).
+    pub sip_trunk_ca: Vec<rustls::pki_types::CertificateDer<'static>>,
 }
 
 impl Default for TelephonyConfig {
@@ -83,6 +86,7 @@ impl Default for TelephonyConfig {
             sip_listen: None,
             sip_tls: None,
             sip_ping_interval: Duration::from_secs(30),
+            sip_trunk_ca: Vec::new(),
         }
     }
 }
@@ -199,7 +203,8 @@ struct Inner {
     commands: mpsc::Sender<runtime::Command>,
     sip_addrs: SipAddrs,
     store: Arc<Store>,
-    next_flow: AtomicU64,
+    /// Shared with the runtime, which opens connections to trunks itself.
+    next_flow: Arc<AtomicU64>,
     registrations: Arc<Registrations>,
     changes: broadcast::Sender<RegistrationChange>,
     config: TelephonyConfig,
@@ -231,6 +236,8 @@ impl Telephony {
         let (commands, rx) = mpsc::channel(4096);
         let registrations = Arc::new(Registrations::default());
         let (changes, _) = broadcast::channel(1024);
+        let next_flow = Arc::new(AtomicU64::new(1));
+        let trunk_tls = trunk_tls_config(&config.sip_trunk_ca)?;
         let (media_ops, ops_rx) = mpsc::unbounded_channel();
         let (history, history_rx) = mpsc::unbounded_channel();
         let recording = match &config.recordings {
@@ -253,22 +260,6 @@ impl Telephony {
                 switchboard_store::now_ms()
             }
         };
-        let rt = runtime::Runtime::new(
-            store.clone(),
-            config.clone(),
-            runtime::Links {
-                commands: commands.clone(),
-                registrations: registrations.clone(),
-                changes: changes.clone(),
-                hub,
-                media_ops,
-                history,
-                cc_writes,
-                live_agents: live_agents.clone(),
-                first_attempt_id,
-            },
-        );
-        tokio::spawn(rt.run(rx));
         let udp_tcp = match config.sip_listen {
             Some(addr) => Some(bind_udp_tcp(addr).await?),
             None => None,
@@ -284,12 +275,31 @@ impl Telephony {
             udp_tcp: udp_tcp.as_ref().and_then(|(u, _)| u.local_addr().ok()),
             tls: tls.as_ref().and_then(|(l, _)| l.local_addr().ok()),
         };
+        let rt = runtime::Runtime::new(
+            store.clone(),
+            config.clone(),
+            runtime::Links {
+                commands: commands.clone(),
+                registrations: registrations.clone(),
+                changes: changes.clone(),
+                hub,
+                media_ops,
+                history,
+                cc_writes,
+                live_agents: live_agents.clone(),
+                first_attempt_id,
+                flow_ids: next_flow.clone(),
+                trunk_tls,
+                sip_addrs,
+            },
+        );
+        tokio::spawn(rt.run(rx));
         let t = Self {
             inner: Arc::new(Inner {
                 commands,
                 sip_addrs,
                 store,
-                next_flow: AtomicU64::new(1),
+                next_flow,
                 registrations,
                 changes,
                 config,
@@ -350,6 +360,10 @@ impl Telephony {
         FlowId(self.inner.next_flow.fetch_add(1, Ordering::Relaxed))
     }
 
+    pub(crate) fn commands(&self) -> mpsc::Sender<runtime::Command> {
+        self.inner.commands.clone()
+    }
+
     pub(crate) async fn send(&self, cmd: runtime::Command) -> bool {
         self.inner.commands.send(cmd).await.is_ok()
     }
@@ -387,6 +401,26 @@ async fn bind_udp_tcp(
         }
     }
     Err(last.unwrap_or_else(|| std::io::Error::other("no port free for both UDP and TCP")))
+}
+
+/// The TLS client for trunks: the public web roots and the configured extra authorities.
+fn trunk_tls_config(
+    extra: &[rustls::pki_types::CertificateDer<'static>],
+) -> std::io::Result<Arc<tokio_rustls::TlsConnector>> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    for ca in extra {
+        roots
+            .add(ca.clone())
+            .map_err(|e| std::io::Error::other(format!("trunk CA certificate: {e}")))?;
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| std::io::Error::other(format!("tls versions: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(tokio_rustls::TlsConnector::from(Arc::new(cfg))))
 }
 
 /// Packets in flight from the media task to the recorder (~1.6 s of 500 two-party calls).

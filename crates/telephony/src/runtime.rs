@@ -203,6 +203,7 @@ pub(crate) struct Runtime {
 
     pinger: keepalive::Pinger,
     trunks: trunks::Trunks,
+    sip_addrs: crate::SipAddrs,
     pending: HashMap<TransactionId, Pending>,
     /// INVITEs waiting for the verdict on their source.
     pending_origin: HashMap<TransactionId, Peer>,
@@ -227,6 +228,11 @@ pub(crate) struct Links {
     pub(crate) cc_writes: mpsc::UnboundedSender<cc::CcWrite>,
     pub(crate) live_agents: cc::LiveAgents,
     pub(crate) first_attempt_id: i64,
+    /// Where flow ids come from (shared with the listeners): connections to trunks are ours.
+    pub(crate) flow_ids: Arc<std::sync::atomic::AtomicU64>,
+    pub(crate) trunk_tls: Arc<tokio_rustls::TlsConnector>,
+    /// The SIP listeners as bound (our address towards trunks).
+    pub(crate) sip_addrs: crate::SipAddrs,
 }
 
 fn unix_secs() -> u64 {
@@ -249,6 +255,9 @@ impl Runtime {
             cc_writes,
             live_agents,
             first_attempt_id,
+            flow_ids,
+            trunk_tls,
+            sip_addrs,
         } = links;
         let engine = Engine::new(switchboard_calls::Config {
             ring_timeout: config.no_answer_timeout,
@@ -276,7 +285,8 @@ impl Runtime {
             next_reg_id: 1,
 
             pinger: keepalive::Pinger::default(),
-            trunks: trunks::Trunks::default(),
+            trunks: trunks::Trunks::new(flow_ids, trunk_tls),
+            sip_addrs,
             pending: HashMap::new(),
             pending_origin: HashMap::new(),
             stuck: Vec::new(),
@@ -461,6 +471,7 @@ impl Runtime {
             return;
         }
         self.layer.handle_input(Input::TransportError { flow }, now);
+        self.on_trunk_flow_closed(flow, now);
         for aor in self.registrar.remove_flow(flow) {
             self.registration_changed(&aor, now);
         }

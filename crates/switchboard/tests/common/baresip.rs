@@ -338,8 +338,22 @@ pub struct Heard {
     pub seconds: f64,
 }
 
-/// Analyses the largest `*-dec.wav` baresip wrote (the far end's audio) with SoX.
+/// Analyses the largest `*-dec.wav` baresip wrote (the far end's audio) with SoX, once the
+/// call has ended: baresip fills in the WAV header's length only when it closes the file,
+/// which can come a moment after the far end's BYE was answered.
 pub fn recorded_tone(phone: &Baresip) -> Heard {
+    phone.wait_output("terminated (duration", Duration::from_secs(10));
+    let end = Instant::now() + Duration::from_secs(5);
+    loop {
+        let heard = analyse_recording(phone);
+        if heard.seconds > 0.0 || Instant::now() > end {
+            return heard;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn analyse_recording(phone: &Baresip) -> Heard {
     let wav = std::fs::read_dir(phone.dir.path())
         .expect("baresip dir")
         .flatten()

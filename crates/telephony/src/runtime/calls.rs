@@ -773,20 +773,28 @@ impl Runtime {
         domain_id: i64,
         dials: Vec<lookup::GatewayDial>,
     ) -> Target {
-        let Some((flow, _)) = self.udp_flow() else {
-            return Target::Offline;
-        };
         let number = dials.first().map(|d| d.number.clone()).unwrap_or_default();
         let mut contacts = Vec::with_capacity(dials.len());
         for d in dials {
-            let uri = Uri::Sip(SipUri::new(Some(&d.number), &d.host));
+            let link = super::trunks::ProxyLink::of(&d.creds.proxy, d.proxy);
+            let Some((flow, _)) = self.trunk_flow(&link) else {
+                continue;
+            };
+            let mut uri = SipUri::new(Some(&d.number), &d.host);
+            if link.transport != Transport::Udp {
+                let token = link.transport.token().to_ascii_lowercase();
+                uri.params.set("transport", Some(&token));
+            }
             contacts.push(gateway_ref(
                 d.creds.gateway_id,
                 flow,
                 &d.proxy.to_string(),
-                &uri,
+                &Uri::Sip(uri),
             ));
             self.calls.gateway_creds.insert(d.creds.gateway_id, d.creds);
+        }
+        if contacts.is_empty() {
+            return Target::Offline;
         }
         Target::User {
             user: Party {

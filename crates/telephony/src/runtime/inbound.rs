@@ -58,7 +58,7 @@ impl Runtime {
             self.on_invite(tx, peer, req, now);
             return;
         };
-        let registered = self.trunks.registered_proxy(source);
+        let registered = self.trunks.registered_proxy(source, peer.flow);
         let proto = self
             .flows
             .get(&peer.flow)

@@ -26,7 +26,7 @@ pub use ws::upgrade;
 pub const MAX_MESSAGE: usize = 64 * 1024;
 
 /// Which transport a flow runs on: it decides Via, Contact and retransmissions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Transport {
     Ws,
     Udp,

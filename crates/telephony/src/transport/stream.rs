@@ -6,12 +6,14 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
+use rustls::pki_types::ServerName;
 use switchboard_sip::stream::{next_frame, Frame};
 use switchboard_sip::FlowId;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
@@ -71,7 +73,7 @@ async fn serve<S>(
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let (tx, mut rx) = mpsc::channel::<Bytes>(t.config().flow_queue);
+    let (tx, rx) = mpsc::channel::<Bytes>(t.config().flow_queue);
     let link = Link {
         transport,
         peer: peer.to_string(),
@@ -81,6 +83,56 @@ async fn serve<S>(
     if !t.send(Command::Open { flow, link }).await {
         return;
     }
+    carry(t.commands(), socket, flow, tx, rx).await;
+}
+
+/// How long a connection to a trunk may take to open (TCP and TLS handshakes).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Opens a connection to a trunk's proxy for a flow the runtime already files (with `tx` as
+/// its sink, so requests queue while it connects), then carries it. A connection that cannot
+/// be opened closes the flow: its transactions fail as transport errors.
+pub(crate) async fn connect(
+    commands: mpsc::Sender<Command>,
+    flow: FlowId,
+    peer: SocketAddr,
+    tls: Option<(Arc<tokio_rustls::TlsConnector>, ServerName<'static>)>,
+    tx: mpsc::Sender<Bytes>,
+    rx: mpsc::Receiver<Bytes>,
+) {
+    let opened = async {
+        let socket = TcpStream::connect(peer).await?;
+        let _ = socket.set_nodelay(true);
+        std::io::Result::Ok(socket)
+    };
+    match tokio::time::timeout(CONNECT_TIMEOUT, opened).await {
+        Ok(Ok(socket)) => match tls {
+            None => return carry(commands, socket, flow, tx, rx).await,
+            Some((connector, name)) => {
+                match tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(name, socket)).await {
+                    Ok(Ok(s)) => return carry(commands, s, flow, tx, rx).await,
+                    Ok(Err(e)) => tracing::warn!(%peer, "tls to the trunk failed: {e}"),
+                    Err(_) => tracing::warn!(%peer, "tls to the trunk timed out"),
+                }
+            }
+        },
+        Ok(Err(e)) => tracing::warn!(%peer, "connection to the trunk failed: {e}"),
+        Err(_) => tracing::warn!(%peer, "connection to the trunk timed out"),
+    }
+    let _ = commands.send(Command::Close { flow }).await;
+}
+
+/// Reads messages off an open connection into the runtime and writes what the runtime
+/// queues for it, until either side ends; then the flow is closed.
+async fn carry<S>(
+    commands: mpsc::Sender<Command>,
+    socket: S,
+    flow: FlowId,
+    tx: mpsc::Sender<Bytes>,
+    mut rx: mpsc::Receiver<Bytes>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     tracing::debug!("sip connection open");
     let (mut reader, mut writer) = tokio::io::split(socket);
     let write = async {
@@ -104,7 +156,7 @@ async fn serve<S>(
                             from: None,
                             bytes,
                         };
-                        if !t.send(cmd).await {
+                        if commands.send(cmd).await.is_err() {
                             break 'conn;
                         }
                     }
@@ -128,7 +180,7 @@ async fn serve<S>(
             }
         }
         drop(tx);
-        t.send(Command::Close { flow }).await;
+        let _ = commands.send(Command::Close { flow }).await;
     };
     tokio::join!(read, write);
     tracing::debug!("sip connection closed");
