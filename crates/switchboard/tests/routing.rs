@@ -446,6 +446,10 @@ async fn invalid_gateways_are_refused_with_their_reason_and_change_nothing() {
             with(json!({"proxy": "300.1.1.1"})),
             "app.gateway.valid.proxy",
         ),
+        (
+            with(json!({"proxy": "sip:10.0.0.1;transport=sctp"})),
+            "app.gateway.valid.proxy",
+        ),
         (with(json!({"expires": 31})), "app.gateway.valid.expires"),
         (with(json!({"expires": 3601})), "app.gateway.valid.expires"),
         (

@@ -51,28 +51,46 @@ async fn register_gateway(s: &Server, user: &str, password: &str, proxy: String)
     created["id"].as_str().expect("gateway id").to_string()
 }
 
-#[tokio::test]
-async fn a_register_gateway_registers_to_its_provider_with_digest() {
+/// The gateway's `proxy` for a provider listening on `port` over `transport`.
+fn proxy_for(transport: Transport, port: u16) -> String {
+    match transport {
+        Transport::Udp => format!("sip:127.0.0.1:{port}"),
+        Transport::Tcp => format!("sip:127.0.0.1:{port};transport=tcp"),
+    }
+}
+
+/// Every request of `method` the provider received came over `token` (UDP, TCP).
+fn assert_via(run: &common::sipp::Run, method: &str, token: &str) {
+    let vias: Vec<&str> = run
+        .messages
+        .split(&format!("{method} sip:"))
+        .skip(1)
+        .filter_map(|m| m.lines().find(|l| l.starts_with("Via:")))
+        .collect();
+    assert!(!vias.is_empty(), "no {method} in the provider's trace");
+    assert!(
+        vias.iter()
+            .all(|v| v.contains(&format!("SIP/2.0/{token} "))),
+        "{vias:?}"
+    );
+}
+
+/// A register-mode gateway registers to a SIPp registrar over `transport` with digest.
+async fn registers_with_digest(transport: Transport, user: &str) {
     let s = Server::start();
     let port = common::free_udp_tcp_port();
     let provider = Uas::start(
         "provider_register.xml",
-        Transport::Udp,
+        transport,
         port,
-        &["trunk77", "s3cret-pass"],
+        &[user, "s3cret-pass"],
     );
-    let id = register_gateway(
-        &s,
-        "trunk77",
-        "s3cret-pass",
-        format!("sip:127.0.0.1:{port}"),
-    )
-    .await;
+    let id = register_gateway(&s, user, "s3cret-pass", proxy_for(transport, port)).await;
+    let g = until_state(&s, &id, 3, Duration::from_secs(15)).await;
     let run = tokio::task::spawn_blocking(move || provider.wait(Duration::from_secs(20)))
         .await
         .unwrap();
     assert!(run.ok, "the provider saw no valid REGISTER: {}", run.errors);
-    let g = until_state(&s, &id, 3, Duration::from_secs(15)).await;
     assert_eq!(
         g["r_state"],
         3,
@@ -80,6 +98,27 @@ async fn a_register_gateway_registers_to_its_provider_with_digest() {
         s.logs()
     );
     assert!(g.get("password").is_none(), "{g}");
+    match transport {
+        Transport::Udp => assert_via(&run, "REGISTER", "UDP"),
+        Transport::Tcp => {
+            assert_via(&run, "REGISTER", "TCP");
+            // The provider is gone with its connection: the binding is, too. Registering
+            // again finds no one listening (INTERNAL_ERROR), where UDP would wait for the
+            // refresh.
+            let g = until_state(&s, &id, 5, Duration::from_secs(10)).await;
+            assert_eq!(g["r_state"], 5, "{g}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_register_gateway_registers_to_its_provider_with_digest() {
+    registers_with_digest(Transport::Udp, "trunk77").await;
+}
+
+#[tokio::test]
+async fn a_register_gateway_registers_over_tcp() {
+    registers_with_digest(Transport::Tcp, "trunk79").await;
 }
 
 #[tokio::test]
@@ -99,21 +138,20 @@ async fn a_wrong_password_shows_as_failed_credentials() {
 }
 
 /// A desk phone dials a number that is no extension: the outbound route's schema bridges it
-/// to a register-mode gateway; the provider registers us, challenges the INVITE (401), checks
-/// the digest and From, answers with PCMU and echoes the audio back.
-#[tokio::test]
-async fn a_dialled_number_goes_out_through_the_route_schema_and_gateway() {
+/// to a register-mode gateway reached over `transport`; the provider registers us, challenges
+/// the INVITE (401), checks the digest and From, answers with PCMU and echoes the audio back.
+async fn dial_out(transport: Transport, user: &str, extension: &str) {
     let s = Server::start_with(&[("SWITCHBOARD_SIP_PING_INTERVAL", "0")]);
     let port = common::free_udp_tcp_port();
     let media = common::free_udp_tcp_port().to_string();
     let provider = Uas::start_with(
         "provider.xml",
-        Transport::Udp,
+        transport,
         port,
-        &["trunk91", "pr0vider-pass"],
+        &[user, "pr0vider-pass"],
         &["-m", "2", "-rtp_echo", "-mp", &media],
     );
-    let gw_id = register_gateway(&s, "trunk91", "pr0vider-pass", format!("127.0.0.1:{port}")).await;
+    let gw_id = register_gateway(&s, user, "pr0vider-pass", proxy_for(transport, port)).await;
     let g = until_state(&s, &gw_id, 3, Duration::from_secs(20)).await;
     assert_eq!(
         g["r_state"],
@@ -144,11 +182,12 @@ async fn a_dialled_number_goes_out_through_the_route_schema_and_gateway() {
         })),
     )
     .await;
-    let phone = common::sipp::desk_phone(&s, "2041").await;
+    let phone = common::sipp::desk_phone(&s, extension).await;
     let sip = s.sip;
+    let ext = extension.to_string();
     let dialled = tokio::task::spawn_blocking(move || {
         let mut p = common::baresip::Baresip::register(
-            "2041",
+            &ext,
             "my-company.lo",
             (&phone.account, &phone.password),
             sip,
@@ -170,17 +209,33 @@ async fn a_dialled_number_goes_out_through_the_route_schema_and_gateway() {
         .unwrap();
     let caller = dialled.unwrap_or_else(|e| panic!("{e}\nprovider:\n{}", run.errors));
     assert!(run.ok, "the provider's side failed: {}", run.errors);
-    // RFC 3261 §18.1.1: a request over UDP stays under 1300 bytes (lean SDP toward trunks).
     let invites = run.received_sizes("INVITE");
     assert_eq!(invites.len(), 2, "challenged, then with credentials");
-    assert!(
-        invites.iter().all(|&n| n < 1300),
-        "INVITE sizes {invites:?}"
-    );
+    match transport {
+        // RFC 3261 §18.1.1: a request over UDP stays under 1300 bytes (lean SDP to trunks).
+        Transport::Udp => {
+            assert!(
+                invites.iter().all(|&n| n < 1300),
+                "INVITE sizes {invites:?}"
+            );
+            assert_via(&run, "INVITE", "UDP");
+        }
+        Transport::Tcp => assert_via(&run, "INVITE", "TCP"),
+    }
     // The provider echoes: the phone hears its own 440 Hz through both legs.
     let heard = common::baresip::recorded_tone(&caller);
     assert!(heard.rms_db > -30.0, "silence from the provider: {heard:?}");
     assert!((heard.freq - 440.0).abs() < 25.0, "{heard:?}");
+}
+
+#[tokio::test]
+async fn a_dialled_number_goes_out_through_the_route_schema_and_gateway() {
+    dial_out(Transport::Udp, "trunk91", "2041").await;
+}
+
+#[tokio::test]
+async fn a_dialled_number_goes_out_over_tcp() {
+    dial_out(Transport::Tcp, "trunk92", "2042").await;
 }
 
 /// A provider calls in over an IP trunk: its source is in the gateway's access list, no

@@ -111,6 +111,22 @@ pub(crate) fn valid_sip_host(value: &str) -> bool {
     }
 }
 
+/// A gateway's proxy: [`valid_sip_host`], optionally with `;transport=udp|tcp|tls` (how the
+/// provider is reached; `sips:` alone means TLS).
+fn valid_proxy(value: &str) -> bool {
+    let mut parts = value.split(';');
+    let host = parts.next().unwrap_or_default();
+    valid_sip_host(host)
+        && parts.all(|p| {
+            p.split_once('=').is_some_and(|(name, v)| {
+                name.eq_ignore_ascii_case("transport")
+                    && ["udp", "tcp", "tls"]
+                        .iter()
+                        .any(|t| v.eq_ignore_ascii_case(t))
+            })
+        })
+}
+
 fn valid_account(account: &str) -> bool {
     let Some(c) = aor_regex().captures(account) else {
         return false;
@@ -232,11 +248,11 @@ async fn apply(
         _ => None,
     };
     let password = g.password.clone().filter(|p| !p.is_empty());
-    if !proxy.is_empty() && !valid_sip_host(&proxy) {
+    if !proxy.is_empty() && !valid_proxy(&proxy) {
         return Err(invalid(
             "proxy",
             format!(
-                "proxy {proxy:?} is not [sip:|sips:]host[:port] with an IPv4 address or hostname"
+                "proxy {proxy:?} is not [sip:|sips:]host[:port][;transport=udp|tcp|tls] with an IPv4 address or hostname"
             ),
         ));
     }
@@ -477,6 +493,26 @@ mod tests {
             "sip:host:port",
         ] {
             assert!(!valid_sip_host(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn proxies_may_name_their_transport() {
+        for ok in [
+            "sip:203.0.113.7:5060",
+            "sip:203.0.113.7;transport=tcp",
+            "sips:pbx.example.com:5061;transport=TLS",
+            "trunk.example.org;transport=udp",
+        ] {
+            assert!(valid_proxy(ok), "{ok}");
+        }
+        for bad in [
+            "sip:203.0.113.7;transport=sctp",
+            "sip:203.0.113.7;lr",
+            "sip:203.0.113.7;",
+            "300.1.1.1;transport=tcp",
+        ] {
+            assert!(!valid_proxy(bad), "{bad}");
         }
     }
 

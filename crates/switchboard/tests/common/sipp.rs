@@ -199,9 +199,11 @@ impl Uas {
         // Listening before anyone sends: a request queued during its start-up and then
         // retransmitted would reach the scenario twice.
         let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok()
-            && std::time::Instant::now() < end
-        {
+        let free = || match transport {
+            Transport::Udp => std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok(),
+            Transport::Tcp => std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
+        };
+        while free() && std::time::Instant::now() < end {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
         Uas { dir, child }
