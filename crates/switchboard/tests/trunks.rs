@@ -32,6 +32,17 @@ async fn until_state(s: &Server, id: &str, want: i64, within: Duration) -> Value
 
 /// A register-mode gateway "Provider" for `user@provider.test` via `proxy`; its id.
 async fn register_gateway(s: &Server, user: &str, password: &str, proxy: String) -> String {
+    register_gateway_as(s, &format!("{user}@provider.test"), user, password, proxy).await
+}
+
+/// A register-mode gateway "Provider" with the address of record `account`; its id.
+async fn register_gateway_as(
+    s: &Server,
+    account: &str,
+    user: &str,
+    password: &str,
+    proxy: String,
+) -> String {
     let created = rest(
         s,
         Method::POST,
@@ -39,7 +50,7 @@ async fn register_gateway(s: &Server, user: &str, password: &str, proxy: String)
         Some(json!({
             "name": "Provider",
             "register": true,
-            "account": format!("{user}@provider.test"),
+            "account": account,
             "username": user,
             "password": password,
             "proxy": proxy,
@@ -137,6 +148,34 @@ async fn a_wrong_password_shows_as_failed_credentials() {
     assert_eq!(g["r_state"], 7, "{g}");
 }
 
+/// An outbound route for numbers matching `pattern` through the gateway "Provider", which
+/// gets `dial_string` (with the pattern's groups).
+async fn route_out(s: &Server, pattern: &str, dial_string: &str) {
+    let schema = rest(
+        s,
+        Method::POST,
+        "/routing/schema",
+        Some(json!({
+            "name": "Out via provider",
+            "type": "default",
+            "schema": [{"bridge": {"strategy": "failover", "endpoints": [
+                {"type": "gateway", "name": "Provider", "dialString": dial_string}]}}],
+        })),
+    )
+    .await;
+    rest(
+        s,
+        Method::POST,
+        "/routing/outbound/calls",
+        Some(json!({
+            "name": "Out",
+            "pattern": pattern,
+            "schema": {"id": schema["id"]},
+        })),
+    )
+    .await;
+}
+
 /// A desk phone dials a number that is no extension: the outbound route's schema bridges it
 /// to a register-mode gateway reached over `transport`; the provider registers us, challenges
 /// the INVITE (401), checks the digest and From, answers with PCMU and echoes the audio back.
@@ -159,29 +198,7 @@ async fn dial_out(transport: Transport, user: &str, extension: &str) {
         "not registered to the provider: {g}\nserver log:\n{}",
         s.logs()
     );
-    let schema = rest(
-        &s,
-        Method::POST,
-        "/routing/schema",
-        Some(json!({
-            "name": "Out via provider",
-            "type": "default",
-            "schema": [{"bridge": {"strategy": "failover", "endpoints": [
-                {"type": "gateway", "name": "Provider", "dialString": "+1$1"}]}}],
-        })),
-    )
-    .await;
-    rest(
-        &s,
-        Method::POST,
-        "/routing/outbound/calls",
-        Some(json!({
-            "name": "US numbers",
-            "pattern": "^9(\\d{7})$",
-            "schema": {"id": schema["id"]},
-        })),
-    )
-    .await;
+    route_out(&s, "^9(\\d{7})$", "+1$1").await;
     let phone = common::sipp::desk_phone(&s, extension).await;
     let sip = s.sip;
     let ext = extension.to_string();
@@ -236,6 +253,96 @@ async fn a_dialled_number_goes_out_through_the_route_schema_and_gateway() {
 #[tokio::test]
 async fn a_dialled_number_goes_out_over_tcp() {
     dial_out(Transport::Tcp, "trunk92", "2042").await;
+}
+
+/// A provider reached over TLS with a certificate from a private CA (`--sip-trunk-ca`): a
+/// second Switchboard, on which the gateway is a desk phone of its domain. The gateway
+/// registers over TLS, and a number dialled on our side rings a phone on the provider's;
+/// the two phones hear each other.
+#[tokio::test]
+async fn a_gateway_registers_and_calls_over_tls_with_a_private_ca() {
+    let certs = common::tls::private_ca();
+    let quiet = ("SWITCHBOARD_SIP_PING_INTERVAL", "0");
+    let provider = Server::start_tls(&certs, &[quiet]);
+    let ca = certs.ca.to_string_lossy().into_owned();
+    let s = Server::start_with(&[quiet, ("SWITCHBOARD_SIP_TRUNK_CA", &ca)]);
+    let line = common::sipp::desk_phone(&provider, "2077").await;
+    let tls = provider.sip_tls.expect("the provider's TLS listener");
+    let id = register_gateway_as(
+        &s,
+        "2077@my-company.lo",
+        &line.account,
+        &line.password,
+        format!("sips:127.0.0.1:{}", tls.port()),
+    )
+    .await;
+    let g = until_state(&s, &id, 3, Duration::from_secs(15)).await;
+    assert_eq!(
+        g["r_state"],
+        3,
+        "{g}\nserver log:\n{}\nprovider log:\n{}",
+        s.logs(),
+        provider.logs()
+    );
+    let regs = rest(
+        &provider,
+        Method::GET,
+        &format!("/devices/{}/registered", line.device_id),
+        None,
+    )
+    .await;
+    assert_eq!(regs["items"][0]["socket"], format!("tls:{tls}"), "{regs}");
+
+    route_out(&s, "^8(\\d{4})$", "$1").await;
+    let (caller, callee) = (
+        common::sipp::desk_phone(&s, "2043").await,
+        common::sipp::desk_phone(&provider, "2078").await,
+    );
+    let (sip, far) = (s.sip, provider.sip);
+    let (caller, callee) = tokio::task::spawn_blocking(move || {
+        let mut b = common::baresip::Baresip::register(
+            "2078",
+            "my-company.lo",
+            (&callee.account, &callee.password),
+            far,
+            common::baresip::Transport::Udp,
+        );
+        let mut a = common::baresip::Baresip::register(
+            "2043",
+            "my-company.lo",
+            (&caller.account, &caller.password),
+            sip,
+            common::baresip::Transport::Udp,
+        );
+        a.command("dial", "sip:82078@my-company.lo");
+        assert!(
+            b.wait_output("Incoming call from", Duration::from_secs(15)),
+            "{}",
+            b.tail()
+        );
+        b.command("accept", "");
+        assert!(
+            a.wait_output("Call established", Duration::from_secs(10)),
+            "{}",
+            a.tail()
+        );
+        std::thread::sleep(Duration::from_secs(3));
+        a.command("hangup", "");
+        (a, b)
+    })
+    .await
+    .unwrap_or_else(|e| {
+        panic!(
+            "{e}\nserver log:\n{}\nprovider log:\n{}",
+            s.logs(),
+            provider.logs()
+        )
+    });
+    for (who, phone) in [("caller", &caller), ("callee", &callee)] {
+        let heard = common::baresip::recorded_tone(phone);
+        assert!(heard.rms_db > -30.0, "the {who} heard silence: {heard:?}");
+        assert!((heard.freq - 440.0).abs() < 25.0, "{who}: {heard:?}");
+    }
 }
 
 /// A provider calls in over an IP trunk: its source is in the gateway's access list, no
