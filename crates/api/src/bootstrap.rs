@@ -143,3 +143,101 @@ pub async fn seed_domain(
         admin_token: token,
     }))
 }
+
+/// What `reset_admin_token` did.
+#[derive(Debug, Clone)]
+pub struct Reset {
+    pub user_id: i64,
+    pub username: String,
+    /// The administrator had lost its rights and got the built-in `admin` role and a licence.
+    pub restored: bool,
+    pub token: String,
+}
+
+/// Recovery on the machine for a domain whose administrator token was lost: a new integration
+/// token for its first administrator. A domain left with none (possible only before the API
+/// guarded against it) gets its `admin` user's rights back first: the built-in `admin` role
+/// and the first licence valid now.
+pub async fn reset_admin_token(store: &Store, domain: &str) -> ApiResult<Reset> {
+    let d = store
+        .domain_by_name(domain)
+        .await?
+        .ok_or_else(|| crate::error::ApiError::not_found("domain"))?;
+    let now = switchboard_store::now_ms();
+    let rights = crate::rest::admins::Rights::load(store, d.id).await?;
+    let admins = rights.admins(store, d.id, now).await?;
+    let (user, restored) = match admins.first() {
+        Some(&id) => (store.get_user(d.id, id).await?, false),
+        None => (restore_admin(store, d.id, domain, now).await?, true),
+    };
+    let (token, key) = new_token();
+    store
+        .create_token(
+            d.id,
+            user.id,
+            &key,
+            &token_hash(&token),
+            "token",
+            "integration (reset on the machine)",
+            0,
+            None,
+        )
+        .await?;
+    Ok(Reset {
+        user_id: user.id,
+        username: user.username,
+        restored,
+        token,
+    })
+}
+
+async fn restore_admin(
+    store: &Store,
+    domain_id: i64,
+    domain: &str,
+    now: i64,
+) -> ApiResult<switchboard_store::UserRow> {
+    let missing = |what: &str| {
+        crate::error::ApiError::new(
+            409,
+            "app.domain.no_admin",
+            format!("domain {domain} has no administrator and no {what} to make one with"),
+        )
+    };
+    let role = store
+        .role_by_name(domain_id, "admin")
+        .await?
+        .ok_or_else(|| missing("built-in admin role"))?;
+    let user = store
+        .user_by_username(domain, "admin")
+        .await?
+        .ok_or_else(|| missing("user named admin"))?;
+    let license = store
+        .list_licenses(domain_id)
+        .await?
+        .into_iter()
+        .find(|l| l.active(now))
+        .ok_or_else(|| missing("licence valid now"))?;
+    let mut role_ids: Vec<i64> = user.roles.iter().map(|r| r.0).collect();
+    if !role_ids.contains(&role.id) {
+        role_ids.push(role.id);
+    }
+    let mut license_ids: Vec<String> = user.licenses.iter().map(|l| l.license_id.clone()).collect();
+    if !license_ids.contains(&license.id) {
+        license_ids.push(license.id);
+    }
+    let input = switchboard_store::UserInput {
+        username: user.username.clone(),
+        password_hash: None,
+        name: user.name.clone(),
+        email: user.email.clone(),
+        extension: user.extension.clone(),
+        chat_name: user.chat_name.clone(),
+        profile: user.profile.clone(),
+        device_id: user.device.as_ref().map(|d| d.0),
+        device_ids: user.devices.iter().map(|d| d.0).collect(),
+        role_ids,
+        license_ids,
+    };
+    Ok(store.update_user(domain_id, user.id, &input, None).await?)
+}

@@ -16,6 +16,14 @@ pub struct LicenseRow {
     pub not_after: i64,
 }
 
+impl LicenseRow {
+    /// Valid at `now` (ms): `not_before <= now < not_after`, 0 meaning unbounded.
+    pub fn active(&self, now: i64) -> bool {
+        (self.not_before == 0 || self.not_before <= now)
+            && (self.not_after == 0 || now < self.not_after)
+    }
+}
+
 /// A licence held by a user.
 #[derive(Debug, Clone)]
 pub struct LicenseGrant {

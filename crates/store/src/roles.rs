@@ -136,6 +136,17 @@ impl Store {
         Ok(role)
     }
 
+    /// Every role of a domain (a domain has a handful), for rights checks.
+    pub async fn domain_roles(&self, domain_id: i64) -> StoreResult<Vec<RoleRow>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {ROLE_COLS} FROM roles WHERE domain_id = $1 ORDER BY id"
+        ))
+        .bind(domain_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(role_from).collect()
+    }
+
     /// The roles a user holds, in one query.
     pub async fn user_roles(&self, user_id: i64) -> StoreResult<Vec<RoleRow>> {
         let rows = sqlx::query(&format!(

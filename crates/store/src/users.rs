@@ -285,6 +285,28 @@ impl Store {
         Ok(Paged::from_rows(rows, page.size))
     }
 
+    /// The users of a domain holding any of `role_ids`, with their roles and licences, in one
+    /// statement.
+    pub async fn users_with_roles(
+        &self,
+        domain_id: i64,
+        role_ids: &[i64],
+    ) -> StoreResult<Vec<UserRow>> {
+        if role_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(&format!(
+            "{} WHERE usr.domain_id = $1 AND usr.id IN \
+             (SELECT user_id FROM user_roles WHERE role_id IN ({})) ORDER BY usr.id",
+            self.user_select,
+            int_list(role_ids)
+        ))
+        .bind(domain_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(user_from).collect()
+    }
+
     /// Creates a user with its roles, devices and licences in one transaction.
     pub async fn create_user(
         &self,

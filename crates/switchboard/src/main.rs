@@ -1,5 +1,6 @@
 //! `switchboard`: the platform binary. Thin: configuration, wiring, subcommands.
 
+mod admin;
 mod config;
 mod demo;
 mod domain;
@@ -31,6 +32,11 @@ enum Command {
     Domain {
         #[command(subcommand)]
         command: domain::DomainCommand,
+    },
+    /// Recovery on the machine: a new administrator token for a domain.
+    Admin {
+        #[command(subcommand)]
+        command: admin::AdminCommand,
     },
     /// Provision SPA users through any Webitel-compatible REST API (the integration guide's
     /// device → user → token flow); idempotent by extension.
@@ -64,6 +70,7 @@ fn main() -> anyhow::Result<()> {
             None => serve::run(cli.serve).await,
             Some(Command::Serve(args)) => serve::run(args).await,
             Some(Command::Domain { command }) => domain::run(command).await,
+            Some(Command::Admin { command }) => admin::run(command).await,
             Some(Command::Provision(args)) => provision::run(args).await,
             Some(Command::Members { command }) => members::run(command).await,
             // Plain CPU work on this thread; nothing else runs meanwhile.

@@ -1,5 +1,6 @@
 //! REST handlers, one module per resource.
 
+pub(crate) mod admins;
 pub mod calls;
 pub mod cc;
 pub mod devices;

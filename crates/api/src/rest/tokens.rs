@@ -119,6 +119,11 @@ pub async fn revoke(
 ) -> ApiResult<Json<UserAccessToken>> {
     let user_id = path_id(&user_id, "user")?;
     allowed(&c, user_id, Access::Delete)?;
+    let current = st.store.get_token(c.domain_id, user_id, &key).await?;
+    if current.revoked_at == 0 && current.kind == "token" {
+        let now = switchboard_store::now_ms();
+        super::admins::keep_admin_token(&st.store, c.domain_id, user_id, now).await?;
+    }
     let row = st.store.revoke_token(c.domain_id, user_id, &key).await?;
     st.invalidate(AuthEvent::TokenRevoked { key: key.clone() });
     let mut out = to_wire(&row);

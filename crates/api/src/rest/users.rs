@@ -1,5 +1,6 @@
 //! `/api/users`: users with their roles, devices and licences.
 
+use super::admins::Rights;
 use super::{ms, oid};
 use crate::auth::{hash_password, Access, AuthEvent, Caller};
 use crate::error::{ApiError, ApiResult};
@@ -199,6 +200,9 @@ pub async fn create(
 ) -> ApiResult<Json<User>> {
     c.require(CLASS, Access::Create)?;
     let input = apply(&st, c.domain_id, None, u, false).await?;
+    Rights::load(&st.store, c.domain_id)
+        .await?
+        .require_held(&c, &input.role_ids)?;
     let row = st
         .store
         .create_user(c.domain_id, &input, Some(c.user_id))
@@ -250,6 +254,22 @@ async fn write(st: AppState, c: Caller, id: String, u: User, merge: bool) -> Api
     let id = path_id(&id, "user")?;
     let base = st.store.get_user(c.domain_id, id).await?;
     let input = apply(&st, c.domain_id, Some(&base), u, merge).await?;
+    let rights = Rights::load(&st.store, c.domain_id).await?;
+    let held: Vec<i64> = base.roles.iter().map(|r| r.0).collect();
+    let changed: Vec<i64> = held
+        .iter()
+        .filter(|r| !input.role_ids.contains(r))
+        .chain(input.role_ids.iter().filter(|r| !held.contains(r)))
+        .copied()
+        .collect();
+    rights.require_held(&c, &changed)?;
+    let now = switchboard_store::now_ms();
+    if rights.user_is_admin(&base, now) && !rights.admin(&input.role_ids, &input.license_ids, now)
+    {
+        rights
+            .keep_an_admin(&st.store, c.domain_id, &[id], now)
+            .await?;
+    }
     let row = st
         .store
         .update_user(c.domain_id, id, &input, Some(c.user_id))
@@ -302,6 +322,10 @@ async fn delete(st: AppState, c: Caller, ids: Vec<i64>) -> ApiResult<Json<Delete
             "a user cannot delete itself",
         ));
     }
+    Rights::load(&st.store, c.domain_id)
+        .await?
+        .keep_an_admin(&st.store, c.domain_id, &ids, switchboard_store::now_ms())
+        .await?;
     let rows = st.store.delete_users(c.domain_id, &ids).await?;
     for id in &ids {
         st.invalidate(AuthEvent::UserChanged { user_id: *id });
