@@ -154,6 +154,48 @@ async fn domain_add_prints_a_token_that_sees_only_its_domain() {
 }
 
 #[tokio::test]
+async fn admin_reset_token_recovers_a_domain_on_the_machine() {
+    let s = Server::start();
+    let out = s
+        .command()
+        .args(["admin", "reset-token", "--domain", "my-company.lo"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("admin reset-token");
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let token = common::stdout(&out).trim().to_string();
+    assert!(token.len() >= 32, "{token}");
+    let log = common::stderr(&out);
+    assert!(log.contains("administrator token reset"), "{log}");
+    assert!(!log.contains(&token), "the token stays out of the log");
+    let (st, info) = call(
+        reqwest::Method::GET,
+        &format!("{}/userinfo", s.api()),
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(st, 200, "{info}");
+    assert_eq!(info["domain"], "my-company.lo");
+    assert_eq!(info["username"], "admin");
+    let (st, _) = call(
+        reqwest::Method::GET,
+        &format!("{}/users", s.api()),
+        &s.token,
+        None,
+    )
+    .await;
+    assert_eq!(st, 200, "the old token still works");
+    let unknown = s
+        .command()
+        .args(["admin", "reset-token", "--domain", "nowhere.lo"])
+        .output()
+        .expect("admin reset-token");
+    assert!(!unknown.status.success());
+    assert!(common::stderr(&unknown).contains("app.domain.not_found"));
+}
+
+#[tokio::test]
 async fn tls_serves_https_on_the_same_listener() {
     let dir = tempfile::tempdir().unwrap();
     let certs = common::tls::private_ca();
