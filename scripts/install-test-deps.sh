@@ -28,3 +28,9 @@ if ! command -v sipp >/dev/null || ! command -v baresip >/dev/null; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends sip-tester baresip-core
 fi
+# Attended transfer from a desk phone: linphonec (linphone-cli) sends REFER with Replaces.
+if ! command -v linphonec >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends linphone-cli
+fi

@@ -251,6 +251,74 @@ fn rand_serial() -> u32 {
     h.finish() as u32
 }
 
+/// Applies one control message; returns the recordings it ended.
+///
+/// A leg is in one recording at a time. An attended transfer bridges the parties of two calls
+/// to each other, and both join the first call's recording: a party that moves leaves the
+/// recording it was in, which ends once nobody is left in it (else its file would stay open
+/// for ever, its party gone without a detach for it).
+fn apply(
+    recs: &mut HashMap<String, Recording>,
+    legs: &mut HashMap<LegId, (String, usize)>,
+    c: RecordControl,
+    now: Instant,
+) -> Vec<RecordDone> {
+    let mut ended = Vec::new();
+    match c {
+        RecordControl::Attach {
+            key,
+            path,
+            leg,
+            channel,
+        } => {
+            if legs.get(&leg).is_some_and(|(k, _)| *k != key) {
+                ended.extend(leave(recs, legs, leg, now));
+            }
+            if !recs.contains_key(&key) {
+                match Recording::open(key.clone(), path, now) {
+                    Ok(r) => {
+                        recs.insert(key.clone(), r);
+                    }
+                    Err(e) => {
+                        tracing::warn!(%key, "recording not started: {e}");
+                        return ended;
+                    }
+                }
+            }
+            let r = recs.get_mut(&key).expect("present");
+            if !r.legs.contains(&leg) {
+                r.legs.push(leg);
+            }
+            legs.insert(leg, (key, channel.min(1)));
+        }
+        RecordControl::Detach { leg } => ended.extend(leave(recs, legs, leg, now)),
+    }
+    ended
+}
+
+/// Takes `leg` out of its recording, finishing the recording when it was the last one in.
+fn leave(
+    recs: &mut HashMap<String, Recording>,
+    legs: &mut HashMap<LegId, (String, usize)>,
+    leg: LegId,
+    now: Instant,
+) -> Option<RecordDone> {
+    let (key, _) = legs.remove(&leg)?;
+    let r = recs.get_mut(&key)?;
+    r.legs.retain(|l| *l != leg);
+    if !r.legs.is_empty() {
+        return None;
+    }
+    let r = recs.remove(&key).expect("present");
+    match r.finish(now) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            tracing::warn!(%key, "recording not finished: {e}");
+            None
+        }
+    }
+}
+
 fn run(
     packets: Receiver<TapPacket>,
     control: Receiver<RecordControl>,
@@ -263,46 +331,9 @@ fn run(
         // Control first: an attach must be in place before its packets are sorted.
         loop {
             match control.try_recv() {
-                Ok(RecordControl::Attach {
-                    key,
-                    path,
-                    leg,
-                    channel,
-                }) => {
-                    let now = Instant::now();
-                    if !recs.contains_key(&key) {
-                        match Recording::open(key.clone(), path, now) {
-                            Ok(r) => {
-                                recs.insert(key.clone(), r);
-                            }
-                            Err(e) => {
-                                tracing::warn!(%key, "recording not started: {e}");
-                                continue;
-                            }
-                        }
-                    }
-                    let r = recs.get_mut(&key).expect("present");
-                    if !r.legs.contains(&leg) {
-                        r.legs.push(leg);
-                    }
-                    legs.insert(leg, (key, channel.min(1)));
-                }
-                Ok(RecordControl::Detach { leg }) => {
-                    let Some((key, _)) = legs.remove(&leg) else {
-                        continue;
-                    };
-                    let Some(r) = recs.get_mut(&key) else {
-                        continue;
-                    };
-                    r.legs.retain(|l| *l != leg);
-                    if r.legs.is_empty() {
-                        let r = recs.remove(&key).expect("present");
-                        match r.finish(Instant::now()) {
-                            Ok(d) => {
-                                let _ = done.send(d);
-                            }
-                            Err(e) => tracing::warn!(%key, "recording not finished: {e}"),
-                        }
+                Ok(c) => {
+                    for d in apply(&mut recs, &mut legs, c, Instant::now()) {
+                        let _ = done.send(d);
                     }
                 }
                 Err(TryRecvError::Empty) => break,
@@ -657,6 +688,52 @@ mod tests {
         assert_eq!(done.duration, Duration::from_millis(200));
         let bytes = std::fs::read(&done.path).unwrap();
         assert_eq!(&bytes[..4], b"OggS");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_party_bridged_into_another_call_leaves_its_first_recording() {
+        let dir = std::env::temp_dir().join(format!("sb-rec-move-{}", std::process::id()));
+        let (mut recs, mut legs) = (HashMap::new(), HashMap::new());
+        let now = Instant::now();
+        let attach = |key: &str, leg: u64, channel: usize| RecordControl::Attach {
+            key: key.to_string(),
+            path: dir.join(format!("{key}.ogg")),
+            leg: LegId(leg),
+            channel,
+        };
+        let detach = |leg: u64| RecordControl::Detach { leg: LegId(leg) };
+        // Call 1: A's first leg (1) with B (2); call 2: A's second leg (3) with C (4).
+        for c in [attach("one", 1, 0), attach("one", 2, 1)] {
+            assert!(apply(&mut recs, &mut legs, c, now).is_empty());
+        }
+        for c in [attach("two", 3, 0), attach("two", 4, 1)] {
+            assert!(apply(&mut recs, &mut legs, c, now).is_empty());
+        }
+        // The attended transfer: B and C are bridged, recorded under call 1.
+        for c in [attach("one", 2, 0), attach("one", 4, 1)] {
+            assert!(apply(&mut recs, &mut legs, c, now).is_empty());
+        }
+        assert_eq!(legs[&LegId(4)], ("one".to_string(), 1));
+        assert!(apply(&mut recs, &mut legs, detach(1), now).is_empty());
+        // A's second leg hangs up: nobody is left in call 2's recording.
+        let ended = apply(&mut recs, &mut legs, detach(3), now);
+        assert_eq!(
+            ended.iter().map(|d| d.key.as_str()).collect::<Vec<_>>(),
+            ["two"]
+        );
+        assert!(apply(&mut recs, &mut legs, detach(2), now).is_empty());
+        let ended = apply(&mut recs, &mut legs, detach(4), now);
+        assert_eq!(ended.len(), 1);
+        assert_eq!(ended[0].key, "one");
+        assert!(recs.is_empty() && legs.is_empty());
+        // A party that moves into a call when it was the last one in its own ends that one.
+        for c in [attach("three", 5, 0), attach("four", 6, 0)] {
+            assert!(apply(&mut recs, &mut legs, c, now).is_empty());
+        }
+        let ended = apply(&mut recs, &mut legs, attach("four", 5, 1), now);
+        assert_eq!(ended.len(), 1);
+        assert_eq!(ended[0].key, "three");
         let _ = std::fs::remove_dir_all(dir);
     }
 

@@ -5,6 +5,7 @@
 mod common;
 
 use common::baresip::{Baresip, Transport as BaresipTransport};
+use common::linphone::Linphone;
 use common::sipp::{self, desk_phone, rest, Transport};
 use common::Server;
 use reqwest::Method;
@@ -39,6 +40,49 @@ async fn until_registered(s: &Server, device: &str, n: usize, within: Duration) 
             return regs;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+fn wait_until(within: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + within;
+    while !done() {
+        if Instant::now() > end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    true
+}
+
+/// The history rows created since `since_ms` once at least `n` of them have ended.
+async fn wait_history(s: &Server, since_ms: i64, n: usize) -> Vec<Value> {
+    let end = Instant::now() + Duration::from_secs(15);
+    loop {
+        let path = format!(
+            "/calls/history?size=50&created_at.from={}&created_at.to={}",
+            since_ms - 1000,
+            now_ms() + 1000
+        );
+        let items = rest(s, Method::GET, &path, None).await["items"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let ended = |i: &Value| {
+            i["hangup_at"]
+                .as_str()
+                .is_some_and(|h| h != "0" && !h.is_empty())
+        };
+        if (items.len() >= n && items.iter().all(ended)) || Instant::now() > end {
+            return items;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
 
@@ -379,6 +423,210 @@ async fn a_desk_phone_transfers_its_call_blind_with_refer() {
     assert!(heard.rms_db > -30.0, "C heard silence: {heard:?}");
     assert!((heard.freq - 660.0).abs() < 25.0, "C heard {heard:?}");
     drop(pb);
+}
+
+/// Attended transfer from a desk phone (RFC 5589 §7): linphonec (A) calls B, puts B on hold,
+/// calls C, then transfers call 1 to call 2 with a REFER whose Refer-To carries `Replaces`
+/// naming A's dialog with us for the call to C. The server resolves that against its own
+/// dialogs, answers 202, reports in `message/sipfrag` NOTIFYs, hangs up both of A's legs and
+/// leaves B and C talking; history links the legs as for a browser's `call_bridge`.
+#[tokio::test]
+async fn a_desk_phone_transfers_attended_with_refer_replaces() {
+    let s = Server::start();
+    let (a, b, c) = (
+        desk_phone(&s, "2031").await,
+        desk_phone(&s, "2032").await,
+        desk_phone(&s, "2033").await,
+    );
+    let since = now_ms();
+    let sip = s.sip;
+    let (pa, pb, pc) = tokio::task::spawn_blocking(move || {
+        let reg = |p: &sipp::DeskPhone, hz| {
+            Baresip::register_with_tone(
+                &p.extension,
+                DOMAIN,
+                (&p.account, &p.password),
+                sip,
+                BaresipTransport::Udp,
+                hz,
+            )
+        };
+        let pa = Linphone::register("2031", DOMAIN, (&a.account, &a.password), sip);
+        (pa, reg(&b, 660), reg(&c, 880))
+    })
+    .await
+    .unwrap();
+    let (pa, pb, pc) = tokio::task::spawn_blocking(move || {
+        let (mut pa, mut pb, mut pc) = (pa, pb, pc);
+        let wait = Duration::from_secs(15);
+        pa.command(&format!("call sip:2032@{DOMAIN}"));
+        assert!(
+            pb.wait_output("Incoming call from", wait),
+            "B:\n{}\nA:\n{}",
+            pb.tail(),
+            pa.tail()
+        );
+        pb.command("accept", "");
+        assert!(
+            pa.wait_console("Call 1 with", wait) && pa.wait_console("connected.", wait),
+            "{}",
+            pa.tail()
+        );
+        // A holds B (re-INVITE a=sendonly), then calls C.
+        pa.command("pause 1");
+        assert!(pa.wait_console("is now paused.", wait), "{}", pa.tail());
+        pa.command(&format!("call sip:2033@{DOMAIN}"));
+        assert!(
+            pc.wait_output("Incoming call from", wait),
+            "C:\n{}\nA:\n{}",
+            pc.tail(),
+            pa.tail()
+        );
+        pc.command("accept", "");
+        assert!(
+            pa.wait_console("Call 2 with", wait)
+                && wait_until(wait, || pa.console().matches("connected.").count() >= 2),
+            "{}",
+            pa.tail()
+        );
+        // A hands B over to C: REFER on call 1, Refer-To C with Replaces naming call 2.
+        pa.command("transfer 1 --to-call 2");
+        assert!(
+            wait_until(wait, || pa.console().matches(" ended (").count() >= 2),
+            "both of A's calls end:\n{}\nB:\n{}\nC:\n{}",
+            pa.tail(),
+            pb.tail(),
+            pc.tail()
+        );
+        // B and C talk, each on the call it already had with the server.
+        std::thread::sleep(Duration::from_secs(4));
+        pb.command("hangup", "");
+        assert!(
+            pc.wait_output("terminated (duration", wait),
+            "{}",
+            pc.tail()
+        );
+        (pa, pb, pc)
+    })
+    .await
+    .unwrap();
+    let sip = pa.sip_messages();
+    let header = |m: &str, name: &str| -> String {
+        m.lines()
+            .find(|l| {
+                l.split_once(':')
+                    .is_some_and(|(n, _)| n.trim().eq_ignore_ascii_case(name))
+            })
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, v)| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let call_to_c = sip
+        .iter()
+        .find(|m| m.starts_with("INVITE sip:2033@"))
+        .map(|m| header(m, "Call-ID"))
+        .unwrap_or_else(|| panic!("A never called C:\n{}", pa.tail()));
+    let refer = sip
+        .iter()
+        .find(|m| m.starts_with("REFER "))
+        .unwrap_or_else(|| panic!("A sent no REFER:\n{}", pa.tail()));
+    let refer_to = header(refer, "Refer-To");
+    println!("Refer-To: {refer_to}");
+    assert!(
+        refer_to.starts_with("<sip:2033@")
+            && refer_to.to_ascii_lowercase().contains("?replaces=")
+            && refer_to.contains(&call_to_c),
+        "an attended REFER names C and A's dialog with us for the call to C ({call_to_c}): \
+         {refer_to}"
+    );
+    let cseq = header(refer, "CSeq");
+    assert!(
+        sip.iter()
+            .any(|m| m.starts_with("SIP/2.0 202 ") && header(m, "CSeq") == cseq),
+        "REFER accepted:\n{}",
+        pa.tail()
+    );
+    // The implicit subscription (RFC 3515 §2.4.4): 100 Trying, then the outcome.
+    let notifies: Vec<&String> = sip
+        .iter()
+        .filter(|m| m.starts_with("NOTIFY ") && header(m, "Event") == "refer")
+        .collect();
+    assert!(notifies.len() >= 2, "NOTIFYs: {notifies:?}");
+    let (first, last) = (notifies[0], notifies[notifies.len() - 1]);
+    for n in [first, last] {
+        assert_eq!(header(n, "Content-Type"), "message/sipfrag;version=2.0");
+        assert_eq!(header(n, "Call-ID"), header(refer, "Call-ID"));
+    }
+    assert!(
+        first.contains("\n\nSIP/2.0 100 Trying")
+            && header(first, "Subscription-State").starts_with("active"),
+        "{first}"
+    );
+    assert!(
+        last.contains("\n\nSIP/2.0 200 OK")
+            && header(last, "Subscription-State").starts_with("terminated"),
+        "{last}"
+    );
+    // Each hears the other's tone over the last seconds of its call: B's 660 Hz at C, C's
+    // 880 Hz at B (B hung up, so its recording ends right there).
+    for (who, p, far_hz) in [("B", &pb, 880.0), ("C", &pc, 660.0)] {
+        let heard = common::baresip::recorded_tone_at_end(p, 2.5, 0.5);
+        println!("{who} heard at the end {heard:?}");
+        assert!(heard.rms_db > -30.0, "{who} heard silence: {heard:?}");
+        assert!((heard.freq - far_hz).abs() < 25.0, "{who} heard {heard:?}");
+    }
+    // History, as for a browser's attended transfer: A's two legs end with
+    // ATTENDED_TRANSFER, each pointing at the party the other one talked to; B's and C's legs
+    // name the leg of A's they came through, and end bridged to each other.
+    let items = wait_history(&s, since, 4).await;
+    let leg = |direction: &str, destination: &str| {
+        items
+            .iter()
+            .find(|i| i["destination"] == destination && i["direction"] == direction)
+            .unwrap_or_else(|| panic!("no {direction} leg to {destination}: {items:#?}"))
+    };
+    let (a1, to_b) = (leg("outbound", "2032"), leg("inbound", "2032"));
+    let (a2, to_c) = (leg("outbound", "2033"), leg("inbound", "2033"));
+    let all = serde_json::to_string_pretty(&items).unwrap();
+    assert_eq!(items.len(), 4, "{all}");
+    for a in [a1, a2] {
+        assert_eq!(a["cause"], "ATTENDED_TRANSFER", "{all}");
+        assert_eq!(a["user"]["name"], "Desk user 2031", "{all}");
+    }
+    assert_eq!(to_b["parent_id"], a1["id"], "{all}");
+    assert_eq!(to_c["parent_id"], a2["id"], "{all}");
+    assert_eq!(a1["transfer_to"], to_c["id"], "{all}");
+    assert_eq!(a2["transfer_to"], to_b["id"], "{all}");
+    assert_eq!(to_b["transfer_from"], a1["id"], "{all}");
+    assert_eq!(to_c["transfer_from"], a2["id"], "{all}");
+    assert_eq!(to_b["bridged_id"], to_c["id"], "{all}");
+    assert_eq!(to_c["bridged_id"], to_b["id"], "{all}");
+    for p in [to_b, to_c] {
+        assert_eq!(p["cause"], "NORMAL_CLEARING", "{all}");
+        assert!(p["bill_sec"].as_i64().unwrap_or(0) >= 3, "{all}");
+    }
+    // Both calls' recordings are closed: the one B and C moved on in, and the one A's second
+    // leg left empty.
+    let end = Instant::now() + Duration::from_secs(15);
+    loop {
+        let items = wait_history(&s, since, 4).await;
+        let files: Vec<Value> = items
+            .iter()
+            .flat_map(|i| i["files"].as_array().cloned().unwrap_or_default())
+            .collect();
+        let closed = |f: &Value| f["stop_at"].as_str().is_some_and(|t| !t.is_empty());
+        // Each leg lists its call's file.
+        if files.len() == 4 && files.iter().all(closed) {
+            break;
+        }
+        assert!(
+            Instant::now() < end,
+            "recordings left open: {}",
+            serde_json::to_string_pretty(&items).unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    drop(pa);
 }
 
 /// Click-to-call (`POST /api/calls`) for a user whose phone is a desk phone: the phone is asked

@@ -342,10 +342,25 @@ pub struct Heard {
 /// call has ended: baresip fills in the WAV header's length only when it closes the file,
 /// which can come a moment after the far end's BYE was answered.
 pub fn recorded_tone(phone: &Baresip) -> Heard {
+    recorded(phone, &[])
+}
+
+/// As [`recorded_tone`], only the `seconds` that came `before_end` seconds before the
+/// recording ends: what the phone heard last, when the call changed parties on the way.
+pub fn recorded_tone_at_end(phone: &Baresip, seconds: f64, before_end: f64) -> Heard {
+    let trim = [
+        "trim".to_string(),
+        format!("-{:.2}", seconds + before_end),
+        format!("{seconds:.2}"),
+    ];
+    recorded(phone, &trim)
+}
+
+fn recorded(phone: &Baresip, effects: &[String]) -> Heard {
     phone.wait_output("terminated (duration", Duration::from_secs(10));
     let end = Instant::now() + Duration::from_secs(5);
     loop {
-        let heard = analyse_recording(phone);
+        let heard = analyse_recording(phone, effects);
         if heard.seconds > 0.0 || Instant::now() > end {
             return heard;
         }
@@ -353,7 +368,7 @@ pub fn recorded_tone(phone: &Baresip) -> Heard {
     }
 }
 
-fn analyse_recording(phone: &Baresip) -> Heard {
+fn analyse_recording(phone: &Baresip, effects: &[String]) -> Heard {
     let wav = std::fs::read_dir(phone.dir.path())
         .expect("baresip dir")
         .flatten()
@@ -363,7 +378,9 @@ fn analyse_recording(phone: &Baresip) -> Heard {
         .path();
     let out = Command::new("sox")
         .arg(&wav)
-        .args(["-n", "stat"])
+        .arg("-n")
+        .args(effects)
+        .arg("stat")
         .output()
         .expect("run sox");
     let text = String::from_utf8_lossy(&out.stderr).into_owned();

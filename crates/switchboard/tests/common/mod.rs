@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod baresip;
+pub mod linphone;
 pub mod sipp;
 pub mod tls;
 
