@@ -967,7 +967,12 @@ impl From<String> for Ben {
     }
 }
 
-fn setup_rtpengine_call(r: &mut Rtpengine, call: usize, cert: &DtlsCert, mode: Mode) -> (Peer, Peer) {
+fn setup_rtpengine_call(
+    r: &mut Rtpengine,
+    call: usize,
+    cert: &DtlsCert,
+    mode: Mode,
+) -> (Peer, Peer) {
     match mode {
         Mode::WebRtc => {
             let mut a = Peer::new(cert);
@@ -1200,7 +1205,11 @@ fn main() {
         .into_iter()
         .zip(packets)
         .map(|(peer, packets)| GenPeer {
-            rx_ticks: if peer.rtc.is_some() { TICKS } else { PCMU_TICKS },
+            rx_ticks: if peer.rtc.is_some() {
+                TICKS
+            } else {
+                PCMU_TICKS
+            },
             rx_base: (args.mode == Mode::WebRtc).then_some(0),
             peer,
             sent_at: vec![0; packets.ends.len()],
