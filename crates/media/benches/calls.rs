@@ -343,7 +343,7 @@ impl Peer {
         let ip = sdp
             .lines()
             .filter_map(|l| l.trim_end().strip_prefix("c=IN IP4 "))
-            .last()
+            .next_back()
             .and_then(|a| a.trim().parse::<std::net::IpAddr>().ok())
             .expect("a c= line in the relay's SDP");
         let port = sdp
