@@ -215,7 +215,28 @@ async function provision(sb, users, { inFlight = 8, role: roleName = 'user' } = 
   await Promise.all(Array.from({ length: inFlight }, worker));
 }
 
+// ---- Kamailio ------------------------------------------------------------------------------
+
+/** Where Debian's (or a local build's) Kamailio modules are. */
+function kamailioModules() {
+  for (const dir of ['/usr/lib/x86_64-linux-gnu/kamailio/modules', '/usr/lib/aarch64-linux-gnu/kamailio/modules',
+    '/usr/lib/kamailio/modules', '/usr/local/lib64/kamailio/modules', '/usr/local/lib/kamailio/modules']) {
+    if (fs.existsSync(path.join(dir, 'registrar.so'))) return dir;
+  }
+  throw new Error('kamailio modules not found (apt-get install kamailio)');
+}
+
+/** Kamailio's version, e.g. 5.6.3. */
+function kamailioVersion() {
+  try {
+    const v = execFileSync('kamailio', ['-v']).toString().match(/kamailio (\d+\.\d+\.\d+)/);
+    return v ? v[1] : '?';
+  } catch {
+    return '?';
+  }
+}
+
 module.exports = {
   DOMAIN, CLK_TCK, sleep, freeUdpPort, procTicks, processTree, treeTicks, waitExit, watchExit,
-  makeUsers, writeCsv, startSwitchboard, rest, provision,
+  makeUsers, writeCsv, startSwitchboard, rest, provision, kamailioModules, kamailioVersion,
 };

@@ -16,7 +16,7 @@ const os = require('node:os');
 const path = require('node:path');
 const {
   DOMAIN, CLK_TCK, sleep, freeUdpPort, processTree, treeTicks, waitExit, watchExit,
-  makeUsers, writeCsv, startSwitchboard, rest, provision,
+  makeUsers, writeCsv, startSwitchboard, rest, provision, kamailioModules, kamailioVersion,
 } = require('../lib/harness');
 
 const HERE = __dirname;
@@ -62,14 +62,6 @@ function parseArgs(argv) {
 
 // ---- Kamailio ------------------------------------------------------------------------------
 
-function kamailioModules() {
-  for (const dir of ['/usr/lib/x86_64-linux-gnu/kamailio/modules', '/usr/lib/aarch64-linux-gnu/kamailio/modules',
-    '/usr/lib/kamailio/modules', '/usr/local/lib64/kamailio/modules', '/usr/local/lib/kamailio/modules']) {
-    if (fs.existsSync(path.join(dir, 'registrar.so'))) return dir;
-  }
-  throw new Error('kamailio modules not found (apt-get install kamailio)');
-}
-
 async function startKamailio(opts, work, users) {
   const dir = path.join(work, 'kamailio');
   const db = path.join(dir, 'db');
@@ -112,15 +104,6 @@ async function startKamailio(opts, work, users) {
   };
   watchExit(server);
   return server;
-}
-
-function kamailioVersion() {
-  try {
-    const v = execFileSync('kamailio', ['-v']).toString().match(/kamailio (\d+\.\d+\.\d+)/);
-    return v ? v[1] : '?';
-  } catch {
-    return '?';
-  }
 }
 
 // ---- SIPp ----------------------------------------------------------------------------------

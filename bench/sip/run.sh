@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Digest-authenticated REGISTER/s: Switchboard next to Kamailio 5.6, side by side in one run.
+# Digest-authenticated REGISTER/s, or (`calls`) call setups per second through the B2BUA:
+# Switchboard next to Kamailio 5.6, side by side in one run.
 # Usage: bench/sip/run.sh [--smoke] [--users N] [--secs S] [--rates R1,R2,…]
 #                         [--servers switchboard,kamailio] [--kamailio-children N]
-# --smoke: 200 users, two short steps against both servers (under a minute once built).
+#        bench/sip/run.sh calls [--smoke] [--secs S] [--rates R1,R2,…] [--hold-ms MS] …
+# --smoke: a few short steps against both servers (under a minute once built).
 # Installs Kamailio, SIPp and Node from Debian when missing (as root), builds the release server
 # (skipped when SWITCHBOARD_BIN names one), then runs bench/sip/bench.js. See bench/sip/README.md.
 set -euo pipefail
@@ -16,4 +18,8 @@ if [[ -z "${SWITCHBOARD_BIN:-}" ]]; then
   export SWITCHBOARD_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/switchboard"
 fi
 ulimit -n 65536 2>/dev/null || true
+if [[ "${1:-}" == calls ]]; then
+  shift
+  exec node bench/sip/calls.js "$@"
+fi
 exec node bench/sip/bench.js "$@"

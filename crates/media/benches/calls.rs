@@ -1,23 +1,32 @@
-//! Concurrent bridged WebRTC calls through a sharded MediaServer (or rtpengine, the named
-//! peer), driven by a cheap generator.
+//! Concurrent bridged calls through a sharded MediaServer (or rtpengine, the named peer),
+//! driven by a cheap generator. `--mode` picks what a call's two ends are:
 //!
-//! Each call is two str0m peers standing in for browsers (full ICE, DTLS client, SRTP): one calls
-//! in (the relay answers), one is called (the relay offers, next to the first leg), and the
-//! relay bridges them. The peers connect for real; then each peer's str0m encrypts its whole
-//! window of 60-byte Opus-typed packets ahead of time (genuine SRTP of that session, one packet
-//! per 20 ms), and one generator thread replays them on a 1 ms tick, each from its peer's own
-//! connected socket, and reads what comes back through level-triggered epoll. RTP headers travel
-//! in clear: the relay passes the sender's RTP timestamp through, which numbers the packet and so
-//! gives its send time; the kernel stamps each arrival, so delays are exact however late the
-//! generator reads. One packet in `VERIFY_EVERY` is still decrypted by the receiving peer's str0m
-//! to prove the forwarded stream is intact. STUN and RTCP go to each peer's str0m, which keeps
-//! ICE alive. The relay's CPU is read per thread from /proc.
+//! - `webrtc` (default): two str0m peers standing in for browsers (full ICE, DTLS client,
+//!   SRTP): one calls in (the relay answers), one is called (the relay offers, next to the
+//!   first leg), and the relay bridges them, forwarding Opus-typed packets as they are.
+//! - `plain`: two desk phones or trunks (plain RTP/AVP, PCMU, no ICE, no SRTP), one calling in
+//!   and one called the same way; the relay forwards PCMU as it is.
+//! - `transcode`: a browser sending real Opus (48 kHz, 32 kbit/s) calls in and a phone sending
+//!   PCMU is called; the relay decodes and re-encodes every packet both ways.
+//!
+//! The peers connect for real; then each peer's whole window is made ahead of time (a
+//! browser's str0m encrypts its packets: genuine SRTP of that session; a phone's are plain
+//! RTP), one packet per 20 ms, and one generator thread replays them on a 1 ms tick, each from
+//! its peer's own connected socket, and reads what comes back through level-triggered epoll.
+//! RTP headers travel in clear and the RTP time names each packet: a WebRTC relay passes the
+//! sender's through; toward a phone, and when transcoding, the relay maps it into a timeline of
+//! its own, so a packet's number is its distance in whole packets from the first arrival. The
+//! kernel stamps each arrival, so delays are exact however late the generator reads. One packet
+//! in `VERIFY_EVERY` that reaches a browser is still decrypted by its str0m to prove the stream
+//! is intact. STUN and RTCP go to each browser's str0m, which keeps ICE alive. The relay's CPU
+//! is read per thread from /proc.
 //!
 //! With `--record` every call is also recorded as in production: the recorder's tap is installed
 //! on the server and both legs of each call are attached to a recording in a temporary folder.
 //!
 //! `cargo bench -p switchboard-media --bench calls -- --calls 1000 --secs 15 [--shards N]
-//! [--record] [--defer-reads] [--peer rtpengine]` (see bench/calls/run.sh)
+//! [--mode webrtc|plain|transcode] [--record] [--defer-reads] [--peer rtpengine]` (see
+//! bench/calls/run.sh and bench/media/run.sh)
 
 #[path = "../tests/common/browser.rs"]
 mod browser;
@@ -38,8 +47,11 @@ use str0m::media::{Mid, Pt};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{RtpWrite, SeqNo};
 use str0m::{Event, Input, Output, Rtc};
+use switchboard_media::codec::OpusEncoder;
+use switchboard_media::g711::Law;
 use switchboard_media::{
-    LegId, MediaHandle, MediaServer, MediaServerConfig, RecordControl, RecordDone, Recorder,
+    LegId, LegKind, MediaHandle, MediaServer, MediaServerConfig, RecordControl, RecordDone,
+    Recorder,
 };
 use tokio::net::UdpSocket;
 
@@ -53,6 +65,28 @@ struct Args {
     defer_reads: bool,
     /// Relay the calls through rtpengine instead of Switchboard's media server.
     rtpengine: bool,
+    mode: Mode,
+}
+
+/// What each call's two legs are.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Mode {
+    /// Two browsers (ICE, DTLS-SRTP, Opus), forwarded without transcoding.
+    WebRtc,
+    /// Two desk phones or trunks (plain RTP/AVP, PCMU), forwarded without transcoding.
+    Plain,
+    /// A browser sending Opus bridged to a phone sending PCMU: transcoded both ways.
+    Transcode,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::WebRtc => "webrtc",
+            Mode::Plain => "plain",
+            Mode::Transcode => "transcode",
+        }
+    }
 }
 
 fn args() -> Args {
@@ -65,6 +99,7 @@ fn args() -> Args {
         shards: 0,
         defer_reads: false,
         rtpengine: false,
+        mode: Mode::WebRtc,
     };
     let argv: Vec<String> = std::env::args().collect();
     a.record = argv.iter().any(|v| v == "--record");
@@ -77,6 +112,14 @@ fn args() -> Args {
             "--pps" => a.pps = v() as u64,
             "--payload" => a.payload = v(),
             "--shards" => a.shards = v(),
+            "--mode" => {
+                a.mode = match w[1].as_str() {
+                    "webrtc" => Mode::WebRtc,
+                    "plain" => Mode::Plain,
+                    "transcode" => Mode::Transcode,
+                    other => panic!("--mode: unknown mode {other} (webrtc, plain or transcode)"),
+                }
+            }
             "--peer" => {
                 a.rtpengine = match w[1].as_str() {
                     "rtpengine" => true,
@@ -92,8 +135,9 @@ fn args() -> Args {
 
 /// One received packet in this many is also decrypted by the receiving peer.
 const VERIFY_EVERY: u64 = 50;
-/// RTP clock ticks per packet (20 ms of 48 kHz Opus).
+/// RTP clock ticks per packet: 20 ms of 48 kHz Opus, 20 ms of 8 kHz PCMU.
 const TICKS: u32 = 960;
+const PCMU_TICKS: u32 = 160;
 
 /// Time on the CPU from a schedstat file (its first field, in ns).
 fn schedstat(path: impl AsRef<std::path::Path>) -> Duration {
@@ -218,9 +262,11 @@ fn is_rtp(d: &[u8]) -> bool {
     d.len() >= 12 && d[0] >> 6 == 2 && !(192..=223).contains(&d[1])
 }
 
-/// A browser stand-in while it connects: a str0m peer on its own socket.
+/// A call's end while it connects: a browser stand-in (a str0m peer) or a desk phone (plain
+/// RTP/AVP with PCMU, no ICE, no SRTP), each on its own socket.
 struct Peer {
-    rtc: Rtc,
+    /// The browser's str0m; `None` for a phone.
+    rtc: Option<Rtc>,
     /// Non-blocking; the connect phase reads it through a tokio clone.
     socket: std::net::UdpSocket,
     local: SocketAddr,
@@ -230,47 +276,92 @@ struct Peer {
     timeout: Instant,
     /// Decrypted RTP packets (the verification sample).
     verified: u64,
+    /// A phone: where the relay's SDP says to send.
+    remote: Option<SocketAddr>,
 }
 
 impl Peer {
     fn new(cert: &DtlsCert) -> Peer {
+        let now = Instant::now();
+        let mut p = Peer::phone();
+        p.rtc = Some(browser::rtc(p.local, Some(cert), now));
+        p.connected = false;
+        p.timeout = now;
+        p
+    }
+
+    /// A desk phone: nothing to connect, it sends to the address in the relay's SDP.
+    fn phone() -> Peer {
         let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         socket.set_nonblocking(true).unwrap();
         let local = socket.local_addr().unwrap();
-        let now = Instant::now();
-        let rtc = browser::rtc(local, Some(cert), now);
         Peer {
-            rtc,
+            rtc: None,
             socket,
             local,
             mid: None,
             pending: None,
-            connected: false,
-            timeout: now,
+            connected: true,
+            timeout: Instant::now() + Duration::from_secs(3600),
             verified: 0,
+            remote: None,
         }
     }
 
+    fn rtc(&mut self) -> &mut Rtc {
+        self.rtc.as_mut().expect("a browser peer")
+    }
+
     fn offer(&mut self) -> String {
-        let (mid, pending, offer) = browser::offer(&mut self.rtc);
+        let (mid, pending, offer) = browser::offer(self.rtc());
         self.mid = Some(mid);
         self.pending = Some(pending);
         offer
     }
 
     fn accept_answer(&mut self, sdp: &str) {
-        browser::accept_answer(&mut self.rtc, self.pending.take().unwrap(), sdp);
+        let pending = self.pending.take().unwrap();
+        browser::accept_answer(self.rtc(), pending, sdp);
     }
 
     fn answer(&mut self, sdp: &str) -> String {
-        browser::answer(&mut self.rtc, sdp)
+        browser::answer(self.rtc(), sdp)
+    }
+
+    /// A phone's SDP, offer or answer alike: PCMU and telephone-event on its port, 20 ms.
+    fn phone_sdp(&self) -> String {
+        let (ip, port) = (self.local.ip(), self.local.port());
+        format!(
+            "v=0\r\no=- {port} 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\n\
+             m=audio {port} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n\
+             a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\na=ptime:20\r\na=sendrecv\r\n"
+        )
+    }
+
+    /// A phone reads where to send from the relay's SDP (its `c=` and audio port).
+    fn set_remote(&mut self, sdp: &str) {
+        let ip = sdp
+            .lines()
+            .filter_map(|l| l.trim_end().strip_prefix("c=IN IP4 "))
+            .next_back()
+            .and_then(|a| a.trim().parse::<std::net::IpAddr>().ok())
+            .expect("a c= line in the relay's SDP");
+        let port = sdp
+            .lines()
+            .find_map(|l| l.trim_end().strip_prefix("m=audio "))
+            .and_then(|m| m.split_whitespace().next()?.parse::<u16>().ok())
+            .expect("an audio m= line in the relay's SDP");
+        self.remote = Some(SocketAddr::new(ip, port));
     }
 
     /// Polls str0m until it asks for a timeout; `rtp` receives the outgoing RTP datagrams
     /// (everything else is sent at once).
     fn drain(&mut self, mut rtp: impl FnMut(SocketAddr, &[u8])) {
+        let Some(rtc) = self.rtc.as_mut() else {
+            return;
+        };
         loop {
-            match self.rtc.poll_output() {
+            match rtc.poll_output() {
                 Ok(Output::Timeout(t)) => {
                     self.timeout = t;
                     return;
@@ -291,22 +382,34 @@ impl Peer {
     }
 
     fn input(&mut self, d: &[u8], source: SocketAddr, now: Instant) {
+        let Some(rtc) = self.rtc.as_mut() else {
+            return;
+        };
         if let Ok(recv) = Receive::new(Protocol::Udp, source, self.local, d) {
-            let _ = self.rtc.handle_input(Input::Receive(now, recv));
+            let _ = rtc.handle_input(Input::Receive(now, recv));
+            self.drain(|_, _| {});
+        }
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        if let Some(rtc) = self.rtc.as_mut() {
+            let _ = rtc.handle_input(Input::Timeout(now));
             self.drain(|_, _| {});
         }
     }
 
     /// Runs ICE and DTLS until connected (or `until`).
     async fn connect(mut self, until: Instant) -> Peer {
+        if self.rtc.is_none() {
+            return self;
+        }
         let mut buf = vec![0u8; 2048];
         let socket = UdpSocket::from_std(self.socket.try_clone().unwrap()).unwrap();
         self.drain(|_, _| {});
         while !self.connected && Instant::now() < until {
             let now = Instant::now();
             if self.timeout <= now {
-                let _ = self.rtc.handle_input(Input::Timeout(now));
-                self.drain(|_, _| {});
+                self.handle_timeout(now);
             }
             let wake = self.timeout.min(until);
             tokio::select! {
@@ -321,20 +424,37 @@ impl Peer {
         self
     }
 
-    /// Encrypts the peer's whole window ahead of time: packet k has sequence number k + 1 and
-    /// RTP time k × 960, and carries `len` bytes of payload.
-    fn pregenerate(&mut self, count: usize, len: usize) -> Packets {
+    /// Makes the peer's whole window ahead of time: packet k has sequence number k + 1, RTP
+    /// time k × 20 ms and payload `payloads[k % len]`. A browser's are encrypted by its str0m
+    /// (Opus-typed); a phone's are plain RTP with PCMU.
+    fn pregenerate(&mut self, count: usize, payloads: &[Arc<[u8]>]) -> Packets {
+        let len = payloads.iter().map(|p| p.len()).max().unwrap_or(0);
         let mut out = Packets {
             bytes: Vec::with_capacity(count * (len + 40)),
             ends: Vec::with_capacity(count),
             server: None,
         };
+        if self.rtc.is_none() {
+            let ssrc = (self.local.port() as u32).wrapping_mul(2_654_435_761);
+            out.server = self.remote;
+            for k in 0..count {
+                let seq = (k as u16).wrapping_add(1);
+                let ts = (k as u32).wrapping_mul(PCMU_TICKS);
+                out.bytes.extend_from_slice(&[0x80, 0]);
+                out.bytes.extend_from_slice(&seq.to_be_bytes());
+                out.bytes.extend_from_slice(&ts.to_be_bytes());
+                out.bytes.extend_from_slice(&ssrc.to_be_bytes());
+                out.bytes.extend_from_slice(&payloads[k % payloads.len()]);
+                out.ends.push(out.bytes.len());
+            }
+            return out;
+        }
         let pt = self.opus_pt();
         let Some(mid) = self.mid else { return out };
-        let payload: Arc<[u8]> = vec![0x5a; len].into();
         for k in 0..count {
             let now = Instant::now();
-            let mut api = self.rtc.direct_api();
+            let rtc = self.rtc();
+            let mut api = rtc.direct_api();
             let Some(stream) = api.stream_tx_by_mid(mid, None) else {
                 return out;
             };
@@ -344,9 +464,9 @@ impl Peer {
                 seq,
                 k as u32 * TICKS,
                 now,
-                payload.clone(),
+                payloads[k % payloads.len()].clone(),
             ));
-            let _ = self.rtc.handle_input(Input::Timeout(now));
+            let _ = rtc.handle_input(Input::Timeout(now));
             self.drain(|dest, d| {
                 out.server = Some(dest);
                 out.bytes.extend_from_slice(d);
@@ -356,8 +476,8 @@ impl Peer {
         out
     }
 
-    fn opus_pt(&self) -> Pt {
-        browser::pt(&self.rtc, Codec::Opus)
+    fn opus_pt(&mut self) -> Pt {
+        browser::pt(self.rtc(), Codec::Opus)
     }
 }
 
@@ -384,6 +504,12 @@ struct GenPeer {
     sent_at: Vec<u64>,
     /// RTP packets this peer received (every `VERIFY_EVERY`th is decrypted too).
     seen: u64,
+    /// RTP clock ticks per packet of what this peer receives.
+    rx_ticks: u32,
+    /// The RTP time of the sender's first packet as this peer receives it: 0 when the relay
+    /// passes the sender's timestamps through, else learnt from the first arrival (a phone's
+    /// stream is mapped into the relay's own timeline; a transcoded one is rescaled).
+    rx_base: Option<u32>,
 }
 
 /// What the generator measured.
@@ -465,12 +591,15 @@ fn on_datagram(peers: &mut [GenPeer], i: usize, d: &[u8], stamp: u64, m: &mut Me
         peers[i].peer.input(d, src, Instant::now());
         return;
     }
-    // The server forwards the sender's RTP time: it names the packet.
+    // The RTP time names the packet: the sender's, passed through, or offset from the first
+    // arrival by whole packets.
     let ts = u32::from_be_bytes([d[4], d[5], d[6], d[7]]);
-    let k = (ts / TICKS) as usize;
+    let ticks = peers[i].rx_ticks;
+    let rel = ts.wrapping_sub(*peers[i].rx_base.get_or_insert(ts));
+    let k = (rel / ticks) as usize;
     let sender = &peers[i ^ 1];
     match sender.sent_at.get(k) {
-        Some(&at) if ts % TICKS == 0 && k < sender.next => {
+        Some(&at) if rel % ticks == 0 && k < sender.next => {
             m.delays_us
                 .push((stamp.saturating_sub(at) / 1000).min(u32::MAX as u64) as u32);
             m.received += 1;
@@ -478,7 +607,7 @@ fn on_datagram(peers: &mut [GenPeer], i: usize, d: &[u8], stamp: u64, m: &mut Me
         _ => m.strangers += 1,
     }
     peers[i].seen += 1;
-    if peers[i].seen % VERIFY_EVERY == 0 {
+    if peers[i].seen % VERIFY_EVERY == 0 && peers[i].peer.rtc.is_some() {
         m.sampled += 1;
         peers[i].peer.input(d, src, Instant::now());
     }
@@ -563,8 +692,7 @@ fn generate(
         if now >= next_timers {
             for p in peers.iter_mut() {
                 if p.peer.timeout <= now {
-                    let _ = p.peer.rtc.handle_input(Input::Timeout(now));
-                    p.peer.drain(|_, _| {});
+                    p.peer.handle_timeout(now);
                 }
             }
             next_timers = now + Duration::from_millis(5);
@@ -736,29 +864,68 @@ impl Rtpengine {
     }
 
     /// Offer (from A) or answer (from B) through rtpengine; returns the SDP for the other side.
-    fn relay_sdp(&mut self, call: usize, answer: bool, sdp: String) -> String {
+    /// The flags say what the receiving side is: a browser (ICE, DTLS-SRTP, one port), or a
+    /// phone (plain RTP/AVP; `transcode` offers it PCMU only, so rtpengine transcodes the
+    /// browser's Opus).
+    fn relay_sdp(&mut self, call: usize, answer: bool, sdp: String, to: Side) -> String {
         let mut d = vec![
             ("command", if answer { "answer" } else { "offer" }.into()),
             ("call-id", format!("bench-{call}").into()),
             ("from-tag", "a".into()),
             ("sdp", sdp.into()),
-            ("ICE", "force".into()),
-            ("transport-protocol", "UDP/TLS/RTP/SAVPF".into()),
-            ("rtcp-mux", Ben::List(vec!["require".into()])),
-            ("flags", Ben::List(vec!["SDES-off".into()])),
         ];
+        match to {
+            Side::Browser => d.extend([
+                ("ICE", "force".into()),
+                ("transport-protocol", "UDP/TLS/RTP/SAVPF".into()),
+                ("rtcp-mux", Ben::List(vec!["require".into()])),
+                ("flags", Ben::List(vec!["SDES-off".into()])),
+            ]),
+            Side::Phone => d.extend([
+                ("ICE", "remove".into()),
+                ("transport-protocol", "RTP/AVP".into()),
+            ]),
+            Side::PhoneTranscoded => d.extend([
+                ("ICE", "remove".into()),
+                ("transport-protocol", "RTP/AVP".into()),
+                (
+                    "codec",
+                    Ben::Dict(vec![
+                        ("mask".into(), Ben::List(vec!["opus".into()])),
+                        ("transcode".into(), Ben::List(vec!["PCMU".into()])),
+                    ]),
+                ),
+            ]),
+        }
         if answer {
             d.push(("to-tag", "b".into()));
         }
         let reply = self.command(d).expect("rtpengine answers");
-        assert_eq!(reply.get("result"), Some("ok"), "rtpengine refused");
-        bundled(reply.get("sdp").expect("an SDP"))
+        assert_eq!(
+            reply.get("result"),
+            Some("ok"),
+            "rtpengine refused: {:?}",
+            reply.get("error-reason")
+        );
+        let sdp = reply.get("sdp").expect("an SDP");
+        match to {
+            Side::Browser => bundled(sdp),
+            Side::Phone | Side::PhoneTranscoded => sdp.to_string(),
+        }
     }
 
     /// CPU time of all rtpengine threads.
     fn cpu(&self) -> Duration {
         tasks_cpu(format!("/proc/{}/task", self.child.id()), "")
     }
+}
+
+/// What receives an SDP that went through rtpengine.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Browser,
+    Phone,
+    PhoneTranscoded,
 }
 
 /// rtpengine drops the session's `a=group:BUNDLE`, which str0m requires: put it back.
@@ -800,26 +967,122 @@ impl From<String> for Ben {
     }
 }
 
-fn setup_rtpengine_call(r: &mut Rtpengine, call: usize, cert: &DtlsCert) -> (Peer, Peer) {
-    let mut a = Peer::new(cert);
-    let offer = r.relay_sdp(call, false, a.offer());
-    let mut b = Peer::new(cert);
-    let answer = r.relay_sdp(call, true, b.answer(&offer));
-    a.accept_answer(&answer);
-    (a, b)
+fn setup_rtpengine_call(
+    r: &mut Rtpengine,
+    call: usize,
+    cert: &DtlsCert,
+    mode: Mode,
+) -> (Peer, Peer) {
+    match mode {
+        Mode::WebRtc => {
+            let mut a = Peer::new(cert);
+            let offer = r.relay_sdp(call, false, a.offer(), Side::Browser);
+            let mut b = Peer::new(cert);
+            let answer = r.relay_sdp(call, true, b.answer(&offer), Side::Browser);
+            a.accept_answer(&answer);
+            (a, b)
+        }
+        Mode::Plain => {
+            let mut a = Peer::phone();
+            let offer = r.relay_sdp(call, false, a.phone_sdp(), Side::Phone);
+            let mut b = Peer::phone();
+            b.set_remote(&offer);
+            let answer = r.relay_sdp(call, true, b.phone_sdp(), Side::Phone);
+            a.set_remote(&answer);
+            (a, b)
+        }
+        Mode::Transcode => {
+            let mut a = Peer::new(cert);
+            let offer = r.relay_sdp(call, false, a.offer(), Side::PhoneTranscoded);
+            let mut b = Peer::phone();
+            b.set_remote(&offer);
+            let answer = r.relay_sdp(call, true, b.phone_sdp(), Side::Browser);
+            a.accept_answer(&answer);
+            (a, b)
+        }
+    }
 }
 
-async fn setup_call(h: &MediaHandle, cert: &DtlsCert) -> (Peer, Peer, [LegId; 2]) {
-    let mut a = Peer::new(cert);
-    let offer = a.offer();
-    let (leg_a, answer) = h.create_answerer(offer, None).await.unwrap();
-    a.accept_answer(&answer);
-    let mut b = Peer::new(cert);
-    let (leg_b, offer) = h.create_offerer(Some(leg_a)).await.unwrap();
-    let answer = b.answer(&offer);
-    h.accept_answer(leg_b, answer).await.unwrap();
+async fn setup_call(h: &MediaHandle, cert: &DtlsCert, mode: Mode) -> (Peer, Peer, [LegId; 2]) {
+    // A: calls in (we answer); B: called (we offer, next to A).
+    let (a, leg_a) = match mode {
+        Mode::WebRtc | Mode::Transcode => {
+            let mut a = Peer::new(cert);
+            let offer = a.offer();
+            let (leg, answer) = h.create_answerer(offer, None).await.unwrap();
+            a.accept_answer(&answer);
+            (a, leg)
+        }
+        Mode::Plain => {
+            let mut a = Peer::phone();
+            let (leg, answer) = h.create_answerer(a.phone_sdp(), None).await.unwrap();
+            a.set_remote(&answer);
+            (a, leg)
+        }
+    };
+    let (b, leg_b) = match mode {
+        Mode::WebRtc => {
+            let mut b = Peer::new(cert);
+            let (leg, offer) = h.create_offerer(Some(leg_a)).await.unwrap();
+            let answer = b.answer(&offer);
+            h.accept_answer(leg, answer).await.unwrap();
+            (b, leg)
+        }
+        Mode::Plain | Mode::Transcode => {
+            let mut b = Peer::phone();
+            let (leg, offer) = h
+                .create_offerer_kind(Some(leg_a), LegKind::Rtp)
+                .await
+                .unwrap();
+            b.set_remote(&offer);
+            h.accept_answer(leg, b.phone_sdp()).await.unwrap();
+            (b, leg)
+        }
+    };
     h.bridge(leg_a, leg_b).await.unwrap();
     (a, b, [leg_a, leg_b])
+}
+
+/// Speech-like test audio: a few harmonics under a slow syllable envelope, at `rate` Hz.
+fn speech(rate: f64, n: usize) -> Vec<i16> {
+    use std::f64::consts::TAU;
+    (0..n)
+        .map(|i| {
+            let t = i as f64 / rate;
+            let envelope = 0.55 + 0.45 * (TAU * 3.0 * t).sin();
+            let pitch = 140.0 + 30.0 * (TAU * 0.7 * t).sin();
+            let s: f64 = [(1.0, 1.0), (2.0, 0.6), (3.0, 0.4), (5.0, 0.25)]
+                .iter()
+                .map(|(h, a)| a * (TAU * pitch * h * t).sin())
+                .sum();
+            (3500.0 * envelope * s) as i16
+        })
+        .collect()
+}
+
+/// `n` 20 ms frames of that signal as a browser sends it: Opus at 48 kHz, 32 kbit/s, in-band
+/// FEC.
+fn opus_frames(n: usize) -> Vec<Arc<[u8]>> {
+    let mut enc = OpusEncoder::new(48_000).unwrap();
+    enc.set_bitrate(32_000).unwrap();
+    enc.set_inband_fec(true).unwrap();
+    let mut out = [0u8; 1500];
+    speech(48_000.0, n * 960)
+        .chunks(960)
+        .map(|f| {
+            let len = enc.encode(f, &mut out).unwrap();
+            Arc::from(&out[..len])
+        })
+        .collect()
+}
+
+/// `n` 20 ms frames of that signal as a phone sends it: PCMU.
+fn pcmu_frames(n: usize) -> Vec<Arc<[u8]>> {
+    let pcm: Vec<u8> = speech(8000.0, n * 160)
+        .iter()
+        .map(|&s| Law::Ulaw.encode(s))
+        .collect();
+    pcm.chunks(160).map(Arc::from).collect()
 }
 
 fn percentile(sorted: &[u32], p: f64) -> f64 {
@@ -895,14 +1158,14 @@ fn main() {
     for call in 0..args.calls {
         let (a, b) = match &mut relay {
             Relay::Ours { handle, recording } => {
-                let (a, b, l) = rt.block_on(setup_call(handle, &cert));
+                let (a, b, l) = rt.block_on(setup_call(handle, &cert, args.mode));
                 if let Some(r) = recording {
                     r.attach(call, l);
                 }
                 legs.extend(l);
                 (a, b)
             }
-            Relay::Rtpengine(r) => setup_rtpengine_call(r, call, &cert),
+            Relay::Rtpengine(r) => setup_rtpengine_call(r, call, &cert, args.mode),
         };
         pairs.push((a, b));
     }
@@ -922,15 +1185,32 @@ fn main() {
     let connected = peers.iter().filter(|p| p.connected).count();
     let setup = t0.elapsed();
     let t1 = Instant::now();
+    // What each end sends: a browser Opus-typed bytes (real Opus when transcoded, which the
+    // relay decodes), a phone PCMU of the same speech-like signal.
+    let opus: Vec<Arc<[u8]>> = if args.mode == Mode::Transcode {
+        opus_frames(count.min(3000))
+    } else {
+        vec![vec![0x5a; args.payload].into()]
+    };
+    let pcmu = pcmu_frames(count.min(3000));
     let packets: Vec<Packets> = peers
         .iter_mut()
-        .map(|p| p.pregenerate(count, args.payload))
+        .map(|p| {
+            let payloads = if p.rtc.is_some() { &opus } else { &pcmu };
+            p.pregenerate(count, payloads)
+        })
         .collect();
     let pregen = t1.elapsed();
     let mut peers: Vec<GenPeer> = peers
         .into_iter()
         .zip(packets)
         .map(|(peer, packets)| GenPeer {
+            rx_ticks: if peer.rtc.is_some() {
+                TICKS
+            } else {
+                PCMU_TICKS
+            },
+            rx_base: (args.mode == Mode::WebRtc).then_some(0),
             peer,
             sent_at: vec![0; packets.ends.len()],
             packets,
@@ -974,9 +1254,10 @@ fn main() {
         m.sent.saturating_sub(m.received) as f64 / m.sent as f64 * 100.0
     };
     println!(
-        "relay={} calls={} threads={threads} connected_peers={connected}/{} setup={:.1}s \
+        "relay={} mode={} calls={} threads={threads} connected_peers={connected}/{} setup={:.1}s \
          pregenerate={:.1}s window={}s pps_per_direction={} payload={}B",
         relay.name(),
+        args.mode.name(),
         args.calls,
         args.calls * 2,
         setup.as_secs_f64(),
@@ -1008,6 +1289,20 @@ fn main() {
         percentile(&delays, 0.99),
         percentile(&delays, 1.0),
         percentile(&late, 0.99),
+    );
+    // One line for bench/media/run.sh to collect.
+    println!(
+        "result relay={} mode={} calls={} per_call_pct={:.4} server_pct={:.1} loss_pct={:.4} \
+         p50_ms={:.2} p99_ms={:.2} strangers={}",
+        relay.name(),
+        args.mode.name(),
+        args.calls,
+        pct(server_cpu) / args.calls as f64,
+        pct(server_cpu),
+        loss,
+        percentile(&delays, 0.5),
+        percentile(&delays, 0.99),
+        m.strangers,
     );
     if let Relay::Ours { recording, .. } = relay {
         println!("server saw: lost on the way in={lost_in} not forwarded={not_forwarded}");
