@@ -17,7 +17,8 @@ impl TestApp {
     }
 
     async fn patch(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
-        self.call(Method::PATCH, path, Some(token), Some(body)).await
+        self.call(Method::PATCH, path, Some(token), Some(body))
+            .await
     }
 
     /// A user with `roles` and the domain's licence, and a token of its own: (id, token).
@@ -50,7 +51,11 @@ impl TestApp {
         let (_, u) = self.get(&format!("/api/users/{id}"), &self.admin).await;
         u["user"]["roles"]
             .as_array()
-            .map(|a| a.iter().map(|r| r["id"].as_str().unwrap().to_string()).collect())
+            .map(|a| {
+                a.iter()
+                    .map(|r| r["id"].as_str().unwrap().to_string())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
@@ -75,7 +80,11 @@ async fn the_last_administrator_cannot_strip_itself() {
     // Nothing changed, and the token still manages the domain.
     assert_eq!(app.role_ids("1").await, vec![ADMIN_ROLE.to_string()]);
     let (s, u) = app.get("/api/users/1", &app.admin).await;
-    assert_eq!(u["user"]["license"].as_array().map(Vec::len), Some(1), "{u}");
+    assert_eq!(
+        u["user"]["license"].as_array().map(Vec::len),
+        Some(1),
+        "{u}"
+    );
     let (s2, _) = app.get("/api/users", &app.admin).await;
     assert_eq!((s, s2), (StatusCode::OK, StatusCode::OK));
     // Changing what does not touch its rights is fine.
@@ -216,9 +225,7 @@ async fn rights_one_does_not_hold_cannot_be_given_or_taken() {
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{e}");
     assert_eq!(error_id(s, &e), "app.user.roles.not_held");
-    let (s, e) = app
-        .patch("/api/users/1", &hr, json!({"roles": []}))
-        .await;
+    let (s, e) = app.patch("/api/users/1", &hr, json!({"roles": []})).await;
     assert_eq!(error_id(s, &e), "app.user.roles.not_held");
     let (s, e) = app
         .post(

@@ -264,8 +264,7 @@ async fn write(st: AppState, c: Caller, id: String, u: User, merge: bool) -> Api
         .collect();
     rights.require_held(&c, &changed)?;
     let now = switchboard_store::now_ms();
-    if rights.user_is_admin(&base, now) && !rights.admin(&input.role_ids, &input.license_ids, now)
-    {
+    if rights.user_is_admin(&base, now) && !rights.admin(&input.role_ids, &input.license_ids, now) {
         rights
             .keep_an_admin(&st.store, c.domain_id, &[id], now)
             .await?;
