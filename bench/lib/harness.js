@@ -236,7 +236,44 @@ function kamailioVersion() {
   }
 }
 
+/// Steps the offered rate up through `rates`, the servers in turn at each rate, until each has
+/// missed once; then halves the gap between each server's last carried and first missed rate
+/// `refine` times (rounded to 50/s). `run(server, rate)` runs one step and returns its result
+/// (`{rate, pass, …}`). Returns the results per server name and `bounds(server)`: the highest
+/// carried rate (`lo`, 0 for none) and the lowest missed one (`hi`, Infinity for none).
+async function stepRates(servers, rates, refine, run) {
+  const results = new Map(servers.map((s) => [s.name, []]));
+  const step = async (s, rate) => {
+    const r = await run(s, rate);
+    results.get(s.name).push(r);
+    return r.pass;
+  };
+  const done = new Set();
+  for (const rate of rates) {
+    for (const s of servers) {
+      if (!done.has(s.name) && !(await step(s, rate))) done.add(s.name);
+    }
+    if (done.size === servers.length) break;
+  }
+  const bounds = (s) => {
+    const rs = results.get(s.name);
+    const lo = Math.max(0, ...rs.filter((r) => r.pass).map((r) => r.rate));
+    const hi = Math.min(Infinity, ...rs.filter((r) => !r.pass).map((r) => r.rate));
+    return { lo, hi };
+  };
+  for (let i = 0; i < refine; i++) {
+    for (const s of servers) {
+      const { lo, hi } = bounds(s);
+      if (!lo || !Number.isFinite(hi)) continue;
+      const mid = Math.round((lo + hi) / 2 / 50) * 50;
+      if (mid > lo && mid < hi) await step(s, mid);
+    }
+  }
+  return { results, bounds };
+}
+
 module.exports = {
+  stepRates,
   DOMAIN, CLK_TCK, sleep, freeUdpPort, procTicks, processTree, treeTicks, waitExit, watchExit,
   makeUsers, writeCsv, startSwitchboard, rest, provision, kamailioModules, kamailioVersion,
 };

@@ -16,7 +16,7 @@ const os = require('node:os');
 const path = require('node:path');
 const {
   DOMAIN, CLK_TCK, sleep, freeUdpPort, processTree, treeTicks, waitExit, watchExit,
-  makeUsers, writeCsv, startSwitchboard, rest, provision, kamailioModules, kamailioVersion,
+  makeUsers, writeCsv, startSwitchboard, rest, provision, kamailioModules, kamailioVersion, stepRates,
 } = require('../lib/harness');
 
 const HERE = __dirname;
@@ -236,43 +236,18 @@ async function main() {
     }
     for (const s of servers) await probe(s, csv, work);
 
-    const results = new Map(servers.map((s) => [s.name, []]));
-    const step = async (s, rate) => {
-      if (s.died) return false;
+    const { results, bounds } = await stepRates(servers, opts.rates, opts.refine, async (s, rate) => {
+      if (s.died) return { rate, pass: false, died: s.died, achieved: 0, failed: 0, retrans: 0 };
       const calls = Math.round(rate * opts.secs);
       const r = await sipp(s, {
         rate, calls, csv, dir: path.join(work, `${s.name}-${rate}`), timeoutS: opts.secs * 3 + 20,
       });
       r.pass = passes(r, opts.failPct) && !s.died;
       if (s.died) r.died = s.died;
-      results.get(s.name).push(r);
       console.log(stepLine(s, r, r.pass));
       await sleep(500);
-      return r.pass;
-    };
-    // 1. Step up the offered rate, the servers in turn at each step, until each misses once.
-    const done = new Set();
-    for (const rate of opts.rates) {
-      for (const s of servers) {
-        if (!done.has(s.name) && !(await step(s, rate))) done.add(s.name);
-      }
-      if (done.size === servers.length) break;
-    }
-    // 2. Halve the gap between the last carried and the first missed rate, `refine` times.
-    const bounds = (s) => {
-      const rs = results.get(s.name);
-      const lo = Math.max(0, ...rs.filter((r) => r.pass).map((r) => r.rate));
-      const hi = Math.min(Infinity, ...rs.filter((r) => !r.pass).map((r) => r.rate));
-      return { lo, hi };
-    };
-    for (let i = 0; i < opts.refine; i++) {
-      for (const s of servers) {
-        const { lo, hi } = bounds(s);
-        if (!lo || !Number.isFinite(hi)) continue;
-        const mid = Math.round((lo + hi) / 2 / 50) * 50;
-        if (mid > lo && mid < hi) await step(s, mid);
-      }
-    }
+      return r;
+    });
 
     // The table: each server's sustainable rate (highest offered rate it carried) and its peak.
     console.log('');

@@ -17,7 +17,7 @@ const os = require('node:os');
 const path = require('node:path');
 const {
   CLK_TCK, sleep, freeUdpPort, processTree, treeTicks, waitExit, watchExit,
-  startSwitchboard, rest, kamailioModules, kamailioVersion,
+  startSwitchboard, rest, kamailioModules, kamailioVersion, stepRates,
 } = require('../lib/harness');
 
 const HERE = __dirname;
@@ -313,43 +313,18 @@ async function main() {
     }
     for (const s of servers) await probe(s, opts, ports, work);
 
-    const results = new Map(servers.map((s) => [s.name, []]));
-    const run = async (s, rate) => {
-      if (s.died) return false;
+    const { results, bounds } = await stepRates(servers, opts.rates, opts.refine, async (s, rate) => {
+      if (s.died) return { rate, pass: false, died: s.died, achieved: 0, failed: 0, retrans: 0 };
       const calls = Math.round(rate * opts.secs);
       const r = await step(s, opts, ports, {
         rate, calls, dir: path.join(work, `${s.name}-${rate}`), timeoutS: opts.secs * 3 + 20,
       });
       r.pass = passes(r, opts.failPct) && !s.died;
       if (s.died) r.died = s.died;
-      results.get(s.name).push(r);
       console.log(stepLine(s, r, r.pass));
       await sleep(1000);
-      return r.pass;
-    };
-    // 1. Step up the offered rate, the servers in turn at each step, until each misses once.
-    const done = new Set();
-    for (const rate of opts.rates) {
-      for (const s of servers) {
-        if (!done.has(s.name) && !(await run(s, rate))) done.add(s.name);
-      }
-      if (done.size === servers.length) break;
-    }
-    // 2. Halve the gap between the last carried and the first missed rate, `refine` times.
-    const bounds = (s) => {
-      const rs = results.get(s.name);
-      const lo = Math.max(0, ...rs.filter((r) => r.pass).map((r) => r.rate));
-      const hi = Math.min(Infinity, ...rs.filter((r) => !r.pass).map((r) => r.rate));
-      return { lo, hi };
-    };
-    for (let i = 0; i < opts.refine; i++) {
-      for (const s of servers) {
-        const { lo, hi } = bounds(s);
-        if (!lo || !Number.isFinite(hi)) continue;
-        const mid = Math.round((lo + hi) / 2 / 50) * 50;
-        if (mid > lo && mid < hi) await run(s, mid);
-      }
-    }
+      return r;
+    });
 
     console.log('');
     console.log('| server | sustainable setups/s (offered) | achieved | failures | retransmissions | setup p50 / p99 ms | server CPU (% of one core) | server CPU ms per 1k calls | SIPp CPU | first missed rate: achieved (offered) |');
