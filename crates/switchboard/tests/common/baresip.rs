@@ -2,7 +2,7 @@
 //! a server over UDP or TCP, driven over its `ctrl_tcp` module (netstring JSON commands and
 //! events). Audio: a sine source and the `sndfile` filter recording what it hears.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -171,30 +171,7 @@ impl Baresip {
             .stderr(Stdio::piped())
             .spawn()
             .expect("run baresip (apt-get install baresip-core)");
-        let output = Arc::new(Mutex::new(String::new()));
-        for pipe in [
-            child
-                .stdout
-                .take()
-                .map(|p| Box::new(p) as Box<dyn Read + Send>),
-            child
-                .stderr
-                .take()
-                .map(|p| Box::new(p) as Box<dyn Read + Send>),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let out = output.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                    if let Ok(mut o) = out.lock() {
-                        o.push_str(&line);
-                        o.push('\n');
-                    }
-                }
-            });
-        }
+        let output = super::collect_output(&mut child);
         let ctrl = match connect_retrying(ctrl_port, &output) {
             Ok(c) => c,
             Err(out) => {

@@ -4,7 +4,7 @@
 //! says what happens to calls (`Call 1 with … connected.`); the SIP messages it sends and
 //! receives are in its log file (`-d 6 -l`).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -101,30 +101,7 @@ impl Linphone {
             .stderr(Stdio::piped())
             .spawn()
             .expect("run linphonec (apt-get install linphone-cli)");
-        let console = Arc::new(Mutex::new(String::new()));
-        for pipe in [
-            child
-                .stdout
-                .take()
-                .map(|p| Box::new(p) as Box<dyn Read + Send>),
-            child
-                .stderr
-                .take()
-                .map(|p| Box::new(p) as Box<dyn Read + Send>),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let out = console.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                    if let Ok(mut o) = out.lock() {
-                        o.push_str(&line);
-                        o.push('\n');
-                    }
-                }
-            });
-        }
+        let console = super::collect_output(&mut child);
         let stdin = child.stdin.take();
         let mut phone = Linphone {
             child: Some(child),
