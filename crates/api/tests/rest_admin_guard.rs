@@ -46,6 +46,19 @@ impl TestApp {
         (id, t["token"].as_str().unwrap().to_string())
     }
 
+    /// A role granting `access` on users only; its id.
+    async fn users_role(&self, name: &str, access: &str) -> u64 {
+        let (s, r) = self
+            .post(
+                "/api/roles",
+                &self.admin,
+                json!({"name": name, "scope": [{"class": "users", "access": access}]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{r}");
+        r["created"]["id"].as_str().unwrap().parse().unwrap()
+    }
+
     /// The ids of a user's roles.
     async fn role_ids(&self, id: &str) -> Vec<String> {
         let (_, u) = self.get(&format!("/api/users/{id}"), &self.admin).await;
@@ -136,15 +149,7 @@ async fn with_a_second_administrator_the_first_may_step_down() {
 async fn deleting_the_last_administrator_is_refused() {
     let app = TestApp::new().await;
     // A role that may delete users but not create them: not an administrator itself.
-    let (s, r) = app
-        .post(
-            "/api/roles",
-            &app.admin,
-            json!({"name": "remover", "scope": [{"class": "users", "access": "rd"}]}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{r}");
-    let remover_role: u64 = r["created"]["id"].as_str().unwrap().parse().unwrap();
+    let remover_role = app.users_role("remover", "rd").await;
     let (_, remover) = app.user_with("remover", &[remover_role]).await;
     let (s, e) = app
         .call(Method::DELETE, "/api/users/1", Some(&remover), None)
@@ -204,15 +209,7 @@ async fn the_last_administrators_last_token_stays() {
 #[tokio::test]
 async fn rights_one_does_not_hold_cannot_be_given_or_taken() {
     let app = TestApp::new().await;
-    let (s, r) = app
-        .post(
-            "/api/roles",
-            &app.admin,
-            json!({"name": "hr", "scope": [{"class": "users", "access": "xrwd"}]}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{r}");
-    let hr_role: u64 = r["created"]["id"].as_str().unwrap().parse().unwrap();
+    let hr_role = app.users_role("hr", "xrwd").await;
     let (_, hr) = app.user_with("hr-person", &[hr_role]).await;
     let (target, _) = app.user_with("target", &[]).await;
     // The admin role grants every class; HR holds only users.
