@@ -1,7 +1,12 @@
 //! Store queries of the runtime. They run on spawned tasks, never on the runtime itself.
 
+use std::net::SocketAddr;
+
 use switchboard_calls::flow::Step;
+use switchboard_sip::registrant::{ProxyAddr, ProxyTransport};
 use switchboard_store::{Store, StoreResult};
+
+use crate::transport::Transport;
 
 /// What the runtime needs to authenticate a request and check the identity it claims.
 #[derive(Debug, Clone)]
@@ -66,14 +71,41 @@ pub async fn user_by_extension(
         }))
 }
 
+/// Where a gateway's requests go: the proxy's address, the transport, and its host name (what
+/// a TLS certificate is checked against).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct ProxyLink {
+    pub(crate) addr: SocketAddr,
+    pub(crate) transport: Transport,
+    pub(crate) host: String,
+}
+
+impl ProxyLink {
+    /// A gateway's parsed `proxy` as resolved to `addr`. The REST API admits only UDP, TCP
+    /// and TLS proxies.
+    pub(crate) fn resolved(proxy: &ProxyAddr, addr: SocketAddr) -> Self {
+        let transport = match proxy.transport {
+            ProxyTransport::Tcp => Transport::Tcp,
+            ProxyTransport::Tls => Transport::Tls,
+            _ => Transport::Udp,
+        };
+        let host = proxy.host.trim_start_matches('[').trim_end_matches(']');
+        Self {
+            addr,
+            transport,
+            host: host.to_owned(),
+        }
+    }
+}
+
 /// One gateway to try for a dialled number that is no extension.
 #[derive(Debug, Clone)]
 pub struct GatewayDial {
     pub creds: switchboard_store::GatewayCredentials,
     /// The number as the provider gets it (the bridge's dial string, expanded).
     pub number: String,
-    /// Where the proxy resolved to.
-    pub proxy: std::net::SocketAddr,
+    /// Where the proxy resolved to, and over what.
+    pub(crate) link: ProxyLink,
     /// The Request-URI host: the gateway's `host` (trunk mode) or its proxy host.
     pub host: String,
 }
@@ -207,6 +239,7 @@ pub async fn gateway_dial(
     let Some(addr) = resolve_proxy(&proxy).await else {
         return Ok(None);
     };
+    let link = ProxyLink::resolved(&proxy, addr);
     let host = if creds.register || creds.host.is_empty() {
         match proxy.port {
             Some(p) => format!("{}:{p}", proxy.host),
@@ -218,7 +251,7 @@ pub async fn gateway_dial(
     Ok(Some(GatewayDial {
         creds,
         number,
-        proxy: addr,
+        link,
         host,
     }))
 }

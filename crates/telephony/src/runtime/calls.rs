@@ -776,8 +776,8 @@ impl Runtime {
         let number = dials.first().map(|d| d.number.clone()).unwrap_or_default();
         let mut contacts = Vec::with_capacity(dials.len());
         for d in dials {
-            let link = super::trunks::ProxyLink::of(&d.creds.proxy, d.proxy);
-            let Some((flow, _)) = self.trunk_flow(&link) else {
+            let link = &d.link;
+            let Some((flow, _)) = self.trunk_flow(link) else {
                 continue;
             };
             let mut uri = SipUri::new(Some(&d.number), &d.host);
@@ -788,7 +788,7 @@ impl Runtime {
             contacts.push(gateway_ref(
                 d.creds.gateway_id,
                 flow,
-                &d.proxy.to_string(),
+                &link.addr.to_string(),
                 &Uri::Sip(uri),
             ));
             self.calls.gateway_creds.insert(d.creds.gateway_id, d.creds);

@@ -16,9 +16,7 @@ use rustls::pki_types::ServerName;
 use tracing::Instrument;
 
 use switchboard_sip::header::name_addr::NameAddr;
-use switchboard_sip::registrant::{
-    GatewayAddr, ProxyAddr, ProxyTransport, RState, Registrant, RegistrantConfig,
-};
+use switchboard_sip::registrant::{GatewayAddr, RState, Registrant, RegistrantConfig};
 use switchboard_sip::transaction::TransactionId;
 use switchboard_sip::{FlowId, Peer, Response, SipUri, Uri};
 use switchboard_store::GatewayCredentials;
@@ -26,6 +24,7 @@ use switchboard_store::GatewayCredentials;
 use tokio::sync::mpsc;
 
 use super::{Command, Flow, Runtime};
+use crate::lookup::ProxyLink;
 use crate::transport::{stream, Link, Sink, Transport};
 
 /// How often the gateway list is read again.
@@ -34,43 +33,8 @@ pub(super) const RELOAD: Duration = Duration::from_secs(5);
 /// A gateway as loaded: its row and where its proxy resolved to.
 pub(crate) struct GatewayTarget {
     pub(crate) creds: GatewayCredentials,
-    pub(crate) proxy: SocketAddr,
-}
-
-/// Where a gateway's requests go: the proxy's address, the transport, and its host name (what
-/// a TLS certificate is checked against).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(crate) struct ProxyLink {
-    pub(crate) addr: SocketAddr,
-    pub(crate) transport: Transport,
-    pub(crate) host: String,
-}
-
-impl ProxyLink {
-    /// A gateway's `proxy` as resolved to `addr`. Text that does not parse (it was checked
-    /// when the gateway was loaded) means UDP.
-    pub(crate) fn of(proxy: &str, addr: SocketAddr) -> Self {
-        let parsed = ProxyAddr::parse(proxy).ok();
-        let transport = match parsed.as_ref().map(|p| p.transport) {
-            Some(ProxyTransport::Tcp) => Transport::Tcp,
-            Some(ProxyTransport::Tls) => Transport::Tls,
-            _ => Transport::Udp,
-        };
-        let host = parsed.map_or_else(
-            || addr.ip().to_string(),
-            |p| {
-                p.host
-                    .trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .to_owned()
-            },
-        );
-        Self {
-            addr,
-            transport,
-            host,
-        }
-    }
+    pub(crate) addr: GatewayAddr,
+    pub(crate) link: ProxyLink,
 }
 
 struct Gateway {
@@ -174,15 +138,16 @@ impl Runtime {
             };
             let mut targets = Vec::with_capacity(list.len());
             for creds in list {
-                let proxy = match GatewayAddr::parse(&creds.account, &creds.proxy) {
-                    Ok(a) => a.proxy,
+                let addr = match GatewayAddr::parse(&creds.account, &creds.proxy) {
+                    Ok(a) => a,
                     Err(e) => {
                         tracing::warn!(gateway = creds.gateway_id, "gateway not usable: {e}");
                         continue;
                     }
                 };
-                if let Some(proxy) = crate::lookup::resolve_proxy(&proxy).await {
-                    targets.push(GatewayTarget { creds, proxy });
+                if let Some(resolved) = crate::lookup::resolve_proxy(&addr.proxy).await {
+                    let link = ProxyLink::resolved(&addr.proxy, resolved);
+                    targets.push(GatewayTarget { creds, addr, link });
                 }
             }
             let _ = commands.send(Command::Gateways(targets)).await;
@@ -197,7 +162,7 @@ impl Runtime {
         for t in targets {
             let id = t.creds.gateway_id;
             seen.push(id);
-            let fp = fingerprint(&t.creds, t.proxy);
+            let fp = fingerprint(&t.creds, t.link.addr);
             if self
                 .trunks
                 .gateways
@@ -209,11 +174,11 @@ impl Runtime {
             if let Some(mut old) = self.trunks.gateways.remove(&id) {
                 old.registrant.stop(now);
             }
-            let addr = match GatewayAddr::parse(&t.creds.account, &t.creds.proxy) {
-                Ok(a) => a,
-                Err(_) => continue,
-            };
-            let proxy = ProxyLink::of(&t.creds.proxy, t.proxy);
+            let GatewayTarget {
+                creds,
+                addr,
+                link: proxy,
+            } = t;
             let Some(local) = self.trunk_local(proxy.transport) else {
                 tracing::warn!(gateway = id, "no SIP listener for the gateway's transport");
                 continue;
@@ -227,19 +192,19 @@ impl Runtime {
             }
             let cfg = RegistrantConfig::new(
                 &addr,
-                &t.creds.username,
-                &t.creds.password,
-                u32::try_from(t.creds.expires).unwrap_or(600),
+                &creds.username,
+                &creds.password,
+                u32::try_from(creds.expires).unwrap_or(600),
                 NameAddr::new(Uri::Sip(contact_uri)),
                 rand::random(),
             );
             let mut registrant = Registrant::new(cfg);
             registrant.start(now);
-            tracing::info!(gateway = id, name = %t.creds.name, "registering to the provider");
+            tracing::info!(gateway = id, name = %creds.name, "registering to the provider");
             self.trunks.gateways.insert(
                 id,
                 Gateway {
-                    domain_id: t.creds.domain_id,
+                    domain_id: creds.domain_id,
                     fingerprint: fp,
                     proxy,
                     registrant,
