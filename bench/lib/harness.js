@@ -272,8 +272,39 @@ async function stepRates(servers, rates, refine, run) {
   return { results, bounds };
 }
 
+/// Each server's best step (the highest offered rate it carried) and its first miss, from
+/// `stepRates`' results.
+function bestAndMiss(servers, results, bounds) {
+  const summary = new Map();
+  for (const s of servers) {
+    const rs = results.get(s.name);
+    const { lo, hi } = bounds(s);
+    summary.set(s.name, {
+      best: rs.find((r) => r.pass && r.rate === lo) || null,
+      miss: rs.find((r) => !r.pass && r.rate === hi) || null,
+    });
+  }
+  return summary;
+}
+
+/// The passing steps of Switchboard and Kamailio at the highest rate both carried, or null.
+function atCommonRate(results) {
+  const pair = results.get('switchboard').filter((r) => r.pass).sort((x, y) => x.rate - y.rate)
+    .map((r) => [r, results.get('kamailio').find((k) => k.pass && k.rate === r.rate)])
+    .filter(([, k]) => k).pop();
+  return pair || null;
+}
+
+/// Says which servers carried every offered rate (their capacity lies above it).
+function capacityNotes(servers, summary) {
+  for (const s of servers) {
+    const { best, miss } = summary.get(s.name);
+    if (best && !miss) console.log(`note: ${s.label} carried every offered rate; its capacity is above ${best.rate}/s (add --rates)`);
+  }
+}
+
 module.exports = {
-  stepRates,
+  stepRates, bestAndMiss, atCommonRate, capacityNotes,
   DOMAIN, CLK_TCK, sleep, freeUdpPort, procTicks, processTree, treeTicks, waitExit, watchExit,
   makeUsers, writeCsv, startSwitchboard, rest, provision, kamailioModules, kamailioVersion,
 };

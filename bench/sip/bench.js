@@ -17,6 +17,7 @@ const path = require('node:path');
 const {
   DOMAIN, CLK_TCK, sleep, freeUdpPort, processTree, treeTicks, waitExit, watchExit,
   makeUsers, writeCsv, startSwitchboard, rest, provision, kamailioModules, kamailioVersion, stepRates,
+  bestAndMiss, atCommonRate, capacityNotes,
 } = require('../lib/harness');
 
 const HERE = __dirname;
@@ -253,13 +254,9 @@ async function main() {
     console.log('');
     console.log('| server | sustainable REGISTER/s (offered) | achieved REGISTER/s | failures | retransmissions | server CPU (% of one core) | server CPU ms per 1k REGISTER | SIPp CPU | first missed rate: achieved (offered) |');
     console.log('|---|---|---|---|---|---|---|---|---|');
-    const summary = new Map();
+    const summary = bestAndMiss(servers, results, bounds);
     for (const s of servers) {
-      const rs = results.get(s.name);
-      const { lo, hi } = bounds(s);
-      const best = rs.find((r) => r.pass && r.rate === lo) || null;
-      const miss = rs.find((r) => !r.pass && r.rate === hi) || null;
-      summary.set(s.name, { best, miss });
+      const { best, miss } = summary.get(s.name);
       if (!best) failedSmoke = true;
       const b = best || miss;
       console.log(`| ${s.label} | ${best ? best.rate : 'none'} | ${b ? fmt(b.achieved) : '-'} | `
@@ -278,19 +275,14 @@ async function main() {
       const peak = (name) => Math.max(0, ...results.get(name).map((r) => r.achieved));
       console.log(`ratio Switchboard/Kamailio, peak achieved REGISTER/s over all steps: ${(peak('switchboard') / peak('kamailio')).toFixed(2)} (${fmt(peak('switchboard'))} / ${fmt(peak('kamailio'))})`);
       // Server CPU per registration at the highest rate both carried; lower is better.
-      const both = results.get('switchboard').filter((r) => r.pass).sort((x, y) => x.rate - y.rate)
-        .map((r) => [r, results.get('kamailio').find((k) => k.pass && k.rate === r.rate)])
-        .filter(([, k]) => k).pop();
+      const both = atCommonRate(results);
       if (both) {
         const [a, k] = both;
         console.log(`server CPU per 1k REGISTER at ${a.rate}/s: Switchboard ${fmt(a.serverCpuMsPer1k, 1)} ms, Kamailio ${fmt(k.serverCpuMsPer1k, 1)} ms; ratio Kamailio/Switchboard ${(k.serverCpuMsPer1k / a.serverCpuMsPer1k).toFixed(2)} (> 1: Switchboard spends less)`);
       }
     }
     console.log(`load average at the end: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-    for (const s of servers) {
-      const { best, miss } = summary.get(s.name);
-      if (best && !miss) console.log(`note: ${s.label} carried every offered rate; its capacity is above ${best.rate}/s (add --rates)`);
-    }
+    capacityNotes(servers, summary);
   } finally {
     await stopAll();
     if (!opts.keep && !failedSmoke) fs.rmSync(work, { recursive: true, force: true });

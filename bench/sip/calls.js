@@ -18,6 +18,7 @@ const path = require('node:path');
 const {
   CLK_TCK, sleep, freeUdpPort, processTree, treeTicks, waitExit, watchExit,
   startSwitchboard, rest, kamailioModules, kamailioVersion, stepRates,
+  bestAndMiss, atCommonRate, capacityNotes,
 } = require('../lib/harness');
 
 const HERE = __dirname;
@@ -329,13 +330,9 @@ async function main() {
     console.log('');
     console.log('| server | sustainable setups/s (offered) | achieved | failures | retransmissions | setup p50 / p99 ms | server CPU (% of one core) | server CPU ms per 1k calls | SIPp CPU | first missed rate: achieved (offered) |');
     console.log('|---|---|---|---|---|---|---|---|---|---|');
-    const summary = new Map();
+    const summary = bestAndMiss(servers, results, bounds);
     for (const s of servers) {
-      const rs = results.get(s.name);
-      const { lo, hi } = bounds(s);
-      const best = rs.find((r) => r.pass && r.rate === lo) || null;
-      const miss = rs.find((r) => !r.pass && r.rate === hi) || null;
-      summary.set(s.name, { best, miss });
+      const { best, miss } = summary.get(s.name);
       if (!best) failed = true;
       const b = best || miss;
       console.log(`| ${s.label} | ${best ? best.rate : 'none'} | ${b ? fmt(b.achieved) : '-'} | `
@@ -352,9 +349,7 @@ async function main() {
         const ratio = sbs.best.rate / kam.best.rate;
         console.log(`ratio Switchboard/Kamailio, sustainable call setups/s: ${ratio.toFixed(2)} (target >= 1.0: ${ratio >= 1 ? 'met' : 'NOT met'})`);
       }
-      const both = results.get('switchboard').filter((r) => r.pass).sort((x, y) => x.rate - y.rate)
-        .map((r) => [r, results.get('kamailio').find((k) => k.pass && k.rate === r.rate)])
-        .filter(([, k]) => k).pop();
+      const both = atCommonRate(results);
       if (both) {
         const [a, k] = both;
         console.log(`server CPU per 1k calls at ${a.rate}/s: Switchboard ${fmt(a.serverCpuMsPer1k, 1)} ms, Kamailio ${fmt(k.serverCpuMsPer1k, 1)} ms; ratio Kamailio/Switchboard ${(k.serverCpuMsPer1k / a.serverCpuMsPer1k).toFixed(2)} (> 1: Switchboard spends less)`);
@@ -369,10 +364,7 @@ async function main() {
       }
     }
     console.log(`load average at the end: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-    for (const s of servers) {
-      const { best, miss } = summary.get(s.name);
-      if (best && !miss) console.log(`note: ${s.label} carried every offered rate; its capacity is above ${best.rate}/s (add --rates)`);
-    }
+    capacityNotes(servers, summary);
   } finally {
     await stopAll();
     if (!opts.keep && !failed) fs.rmSync(work, { recursive: true, force: true });
