@@ -11,6 +11,7 @@ use common::Server;
 use reqwest::Method;
 use serde_json::Value;
 use std::io::{Read, Write};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 const DOMAIN: &str = "my-company.lo";
@@ -249,29 +250,28 @@ async fn garbage_datagrams_and_unframeable_streams_change_nothing() {
     }
 }
 
+/// A desk phone's baresip, registered over `transport`, its microphone playing `hz`.
+fn toned(p: &sipp::DeskPhone, sip: SocketAddr, transport: BaresipTransport, hz: u32) -> Baresip {
+    Baresip::register_with_tone(
+        &p.extension,
+        DOMAIN,
+        (&p.account, &p.password),
+        sip,
+        transport,
+        hz,
+    )
+}
+
 #[tokio::test]
 async fn two_desk_phones_call_each_other_with_g711_through_the_server() {
     let s = Server::start();
     let (a, b) = (desk_phone(&s, "2011").await, desk_phone(&s, "2012").await);
     let sip = s.sip;
     let (mut pa, mut pb) = tokio::task::spawn_blocking(move || {
-        let pa = Baresip::register_with_tone(
-            "2011",
-            DOMAIN,
-            (&a.account, &a.password),
-            sip,
-            BaresipTransport::Udp,
-            440,
-        );
-        let pb = Baresip::register_with_tone(
-            "2012",
-            DOMAIN,
-            (&b.account, &b.password),
-            sip,
-            BaresipTransport::Tcp,
-            660,
-        );
-        (pa, pb)
+        (
+            toned(&a, sip, BaresipTransport::Udp, 440),
+            toned(&b, sip, BaresipTransport::Tcp, 660),
+        )
     })
     .await
     .unwrap();
@@ -353,17 +353,11 @@ async fn a_desk_phone_transfers_its_call_blind_with_refer() {
     );
     let sip = s.sip;
     let (pa, pb, pc) = tokio::task::spawn_blocking(move || {
-        let reg = |p: &sipp::DeskPhone, hz| {
-            Baresip::register_with_tone(
-                &p.extension,
-                DOMAIN,
-                (&p.account, &p.password),
-                sip,
-                BaresipTransport::Udp,
-                hz,
-            )
-        };
-        (reg(&a, 440), reg(&b, 660), reg(&c, 880))
+        (
+            toned(&a, sip, BaresipTransport::Udp, 440),
+            toned(&b, sip, BaresipTransport::Udp, 660),
+            toned(&c, sip, BaresipTransport::Udp, 880),
+        )
     })
     .await
     .unwrap();
@@ -441,18 +435,12 @@ async fn a_desk_phone_transfers_attended_with_refer_replaces() {
     let since = now_ms();
     let sip = s.sip;
     let (pa, pb, pc) = tokio::task::spawn_blocking(move || {
-        let reg = |p: &sipp::DeskPhone, hz| {
-            Baresip::register_with_tone(
-                &p.extension,
-                DOMAIN,
-                (&p.account, &p.password),
-                sip,
-                BaresipTransport::Udp,
-                hz,
-            )
-        };
         let pa = Linphone::register("2031", DOMAIN, (&a.account, &a.password), sip);
-        (pa, reg(&b, 660), reg(&c, 880))
+        (
+            pa,
+            toned(&b, sip, BaresipTransport::Udp, 660),
+            toned(&c, sip, BaresipTransport::Udp, 880),
+        )
     })
     .await
     .unwrap();
