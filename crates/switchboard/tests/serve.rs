@@ -116,18 +116,24 @@ async fn provisioned_users_survive_restart_and_kill_9() {
     assert_eq!(st, 200);
 }
 
+/// Runs a subcommand that prints a token: the token, and what the command logged.
+fn printed_token(s: &Server, args: &[&str]) -> (String, String) {
+    let out = s
+        .command()
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run switchboard");
+    assert!(out.status.success(), "{args:?}: {}", common::stderr(&out));
+    let token = common::stdout(&out).trim().to_string();
+    assert!(token.len() >= 32, "{token}");
+    (token, common::stderr(&out))
+}
+
 #[tokio::test]
 async fn domain_add_prints_a_token_that_sees_only_its_domain() {
     let s = Server::start();
-    let out = s
-        .command()
-        .args(["domain", "add", "second.lo"])
-        .stdin(Stdio::null())
-        .output()
-        .expect("domain add");
-    assert!(out.status.success(), "{}", common::stderr(&out));
-    let token = common::stdout(&out).trim().to_string();
-    assert!(token.len() >= 32);
+    let (token, _) = printed_token(&s, &["domain", "add", "second.lo"]);
     let (st, info) = call(
         reqwest::Method::GET,
         &format!("{}/userinfo", s.api()),
@@ -156,16 +162,7 @@ async fn domain_add_prints_a_token_that_sees_only_its_domain() {
 #[tokio::test]
 async fn admin_reset_token_recovers_a_domain_on_the_machine() {
     let s = Server::start();
-    let out = s
-        .command()
-        .args(["admin", "reset-token", "--domain", "my-company.lo"])
-        .stdin(Stdio::null())
-        .output()
-        .expect("admin reset-token");
-    assert!(out.status.success(), "{}", common::stderr(&out));
-    let token = common::stdout(&out).trim().to_string();
-    assert!(token.len() >= 32, "{token}");
-    let log = common::stderr(&out);
+    let (token, log) = printed_token(&s, &["admin", "reset-token", "--domain", "my-company.lo"]);
     assert!(log.contains("administrator token reset"), "{log}");
     assert!(!log.contains(&token), "the token stays out of the log");
     let (st, info) = call(
