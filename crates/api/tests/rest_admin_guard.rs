@@ -34,6 +34,12 @@ impl TestApp {
             .await;
         assert_eq!(s, StatusCode::OK, "{u}");
         let id = u["id"].as_str().unwrap().to_string();
+        let token = self.new_token(&id).await;
+        (id, token)
+    }
+
+    /// A new token for user `id`, issued with the administrator's.
+    async fn new_token(&self, id: &str) -> String {
         let (s, t) = self
             .call(
                 Method::POST,
@@ -43,7 +49,18 @@ impl TestApp {
             )
             .await;
         assert_eq!(s, StatusCode::OK, "{t}");
-        (id, t["token"].as_str().unwrap().to_string())
+        t["token"].as_str().unwrap().to_string()
+    }
+
+    /// Revokes user 1's token `key` with the administrator's token.
+    async fn revoke_admin_token(&self, key: &str) -> (StatusCode, Value) {
+        self.call(
+            Method::DELETE,
+            &format!("/api/users/1/tokens/{key}"),
+            Some(&self.admin),
+            None,
+        )
+        .await
     }
 
     /// A role granting `access` on users only; its id.
@@ -173,32 +190,14 @@ async fn the_last_administrators_last_token_stays() {
     let items = list["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{list}");
     let first = items[0]["id"].as_str().unwrap().to_string();
-    let (s, e) = app
-        .call(
-            Method::DELETE,
-            &format!("/api/users/1/tokens/{first}"),
-            Some(&app.admin),
-            None,
-        )
-        .await;
+    let (s, e) = app.revoke_admin_token(&first).await;
     assert_eq!(s, StatusCode::CONFLICT, "{e}");
     assert_eq!(error_id(s, &e), "app.token.last_admin");
     let (s, _) = app.get("/api/users", &app.admin).await;
     assert_eq!(s, StatusCode::OK, "the token still works");
     // With a second token the first can go, and the second works.
-    let (s, t) = app
-        .call(Method::POST, "/api/users/1/tokens", Some(&app.admin), None)
-        .await;
-    assert_eq!(s, StatusCode::OK);
-    let second = t["token"].as_str().unwrap().to_string();
-    let (s, e) = app
-        .call(
-            Method::DELETE,
-            &format!("/api/users/1/tokens/{first}"),
-            Some(&app.admin),
-            None,
-        )
-        .await;
+    let second = app.new_token("1").await;
+    let (s, e) = app.revoke_admin_token(&first).await;
     assert_eq!(s, StatusCode::OK, "{e}");
     let (s, _) = app.get("/api/users", &second).await;
     assert_eq!(s, StatusCode::OK);
