@@ -204,6 +204,8 @@ pub(crate) struct Runtime {
     pinger: keepalive::Pinger,
     trunks: trunks::Trunks,
     sip_addrs: crate::SipAddrs,
+    /// The UDP listener's flow, once it is open.
+    udp: Option<FlowId>,
     pending: HashMap<TransactionId, Pending>,
     /// INVITEs waiting for the verdict on their source.
     pending_origin: HashMap<TransactionId, Peer>,
@@ -287,6 +289,7 @@ impl Runtime {
             pinger: keepalive::Pinger::default(),
             trunks: trunks::Trunks::new(flow_ids, trunk_tls),
             sip_addrs,
+            udp: None,
             pending: HashMap::new(),
             pending_origin: HashMap::new(),
             stuck: Vec::new(),
@@ -352,6 +355,9 @@ impl Runtime {
     fn handle(&mut self, cmd: Command, now: Instant) {
         match cmd {
             Command::Open { flow, link } => {
+                if link.transport == Transport::Udp {
+                    self.udp = Some(flow);
+                }
                 self.flows.insert(flow, Flow { link });
             }
             Command::Receive { flow, from, bytes } => {
@@ -469,6 +475,9 @@ impl Runtime {
     fn close_flow(&mut self, flow: FlowId, now: Instant) {
         if self.flows.remove(&flow).is_none() {
             return;
+        }
+        if self.udp == Some(flow) {
+            self.udp = None;
         }
         self.layer.handle_input(Input::TransportError { flow }, now);
         self.on_trunk_flow_closed(flow, now);

@@ -288,48 +288,54 @@ impl Runtime {
     fn pump_trunks(&mut self, now: Instant) {
         let ids: Vec<i64> = self.trunks.gateways.keys().copied().collect();
         for id in ids {
-            let Some(link) = self
-                .trunks
-                .gateways
-                .get(&id)
-                .filter(|g| g.registrant.has_request())
-                .map(|g| g.proxy.clone())
-            else {
-                self.record_trunk_state(id);
-                continue;
-            };
-            // A Via (a fresh branch) only for a registrant that has a request to send.
-            let flow = self.trunk_flow(&link).map(|(f, _)| f);
-            let via = flow.map(|f| self.via_for(f));
-            let Some(g) = self.trunks.gateways.get_mut(&id) else {
-                continue;
-            };
-            match (flow, via.and_then(|v| g.registrant.poll_request(v))) {
-                (Some(flow), Some(req)) => {
-                    let peer = Peer {
-                        flow,
-                        addr: link.addr.to_string(),
-                        reliable: link.transport.reliable(),
-                    };
-                    match self.layer.send_request(req, peer, now) {
-                        Ok(tx) => {
-                            self.trunks.tx.insert(tx, id);
-                        }
-                        Err(e) => {
-                            tracing::warn!(gateway = id, "REGISTER not sent: {e}");
-                            g.registrant.transport_error(now);
-                        }
-                    }
-                }
-                (None, _) => g.registrant.transport_error(now),
-                (Some(_), None) => {}
-            }
+            self.send_due_register(id, now);
             self.record_trunk_state(id);
         }
         // Stopped registrants that are done unregistering can go.
         self.trunks
             .gateways
             .retain(|_, g| !(g.stopping && g.registrant.state() == RState::NotRegistered));
+    }
+
+    /// Sends the REGISTER gateway `id`'s registrant has due, if any, over its proxy's flow.
+    fn send_due_register(&mut self, id: i64, now: Instant) {
+        let Some(link) = self
+            .trunks
+            .gateways
+            .get(&id)
+            .filter(|g| g.registrant.has_request())
+            .map(|g| g.proxy.clone())
+        else {
+            return;
+        };
+        let Some((flow, _)) = self.trunk_flow(&link) else {
+            if let Some(g) = self.trunks.gateways.get_mut(&id) {
+                g.registrant.transport_error(now);
+            }
+            return;
+        };
+        // A Via (a fresh branch) only for a registrant that has a request to send.
+        let via = self.via_for(flow);
+        let Some(g) = self.trunks.gateways.get_mut(&id) else {
+            return;
+        };
+        let Some(req) = g.registrant.poll_request(via) else {
+            return;
+        };
+        let peer = Peer {
+            flow,
+            addr: link.addr.to_string(),
+            reliable: link.transport.reliable(),
+        };
+        match self.layer.send_request(req, peer, now) {
+            Ok(tx) => {
+                self.trunks.tx.insert(tx, id);
+            }
+            Err(e) => {
+                tracing::warn!(gateway = id, "REGISTER not sent: {e}");
+                g.registrant.transport_error(now);
+            }
+        }
     }
 
     /// Records a gateway's `r_state` if it changed since last recorded.
@@ -356,10 +362,9 @@ impl Runtime {
     /// Our address for a trunk over `transport` (Via, Contact): the UDP/TCP listener, or the
     /// TLS one for TLS when there is one.
     fn trunk_local(&self, transport: Transport) -> Option<SocketAddr> {
-        let udp_tcp = self.udp_flow().map(|(_, local)| local);
         match transport {
-            Transport::Tls => self.sip_addrs.tls.or(udp_tcp),
-            _ => udp_tcp,
+            Transport::Tls => self.sip_addrs.tls.or(self.sip_addrs.udp_tcp),
+            _ => self.sip_addrs.udp_tcp,
         }
     }
 
@@ -425,13 +430,8 @@ impl Runtime {
         self.pump_trunks(now);
     }
 
-    /// Our UDP listener's flow and address (trunks register over UDP).
+    /// Our UDP listener's flow and address.
     pub(super) fn udp_flow(&self) -> Option<(FlowId, SocketAddr)> {
-        self.flows.iter().find_map(|(id, f)| {
-            (f.link.transport == Transport::Udp)
-                .then_some(f.link.local)
-                .flatten()
-                .map(|l| (*id, l))
-        })
+        self.udp.zip(self.sip_addrs.udp_tcp)
     }
 }
